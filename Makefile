@@ -1,0 +1,167 @@
+# FastVLM runtime build.
+#
+#   make              library, tools, ./bench (and the CUDA kernels whenever nvcc is found)
+#   make test         CPU test suite (doctest), ends with "tests: N passed, N failed, N skipped"
+#   make test-gpu     GPU test suite; says it skipped and exits 0 when no GPU is present
+#   make test-asan    CPU suite under AddressSanitizer + UndefinedBehaviorSanitizer
+#   make fuzz         libFuzzer target per parser, each run FUZZ_SECONDS seconds
+#   make golden       regenerate tests/golden/ (needs Python and the pinned packages)
+#   make deps         install the Debian packages the build needs (run as root)
+#   make headers      copy the third-party headers into .deps/include (for machines without
+#                     the Debian -dev packages: build there with EXTRA_INCLUDES=-I.deps/include)
+#
+# Knobs: CUDA=0 skips nvcc; EXTRA_INCLUDES adds include paths; ARCH_FLAGS sets the host ISA.
+
+MAKEFLAGS  += -j$(shell nproc)
+CXX        ?= g++
+NVCC       ?= nvcc
+BUILD      ?= build
+ARCH_FLAGS ?= -march=native
+OPT        ?= -O2
+EXTRA_INCLUDES ?=
+CUDA       ?= $(if $(shell command -v $(NVCC) 2>/dev/null),1,0)
+
+WARNINGS  := -Wall -Wextra -Werror -Wno-error=deprecated-declarations
+CXXFLAGS  += -std=c++17 $(OPT) -g $(ARCH_FLAGS) $(WARNINGS) -I. $(EXTRA_INCLUDES) -MMD -MP
+LDLIBS    += -lpthread
+
+ifeq ($(SAN),1)
+  CXXFLAGS += -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+  LDFLAGS  += -fsanitize=address,undefined
+endif
+
+# ---------------------------------------------------------------- sources
+# Library: every .cpp under the runtime folders (one idea per file, no list to maintain).
+LIB_SRCS   := $(sort $(wildcard runtime/*.cpp runtime/*/*.cpp loader/*.cpp tokenizer/*.cpp model/*.cpp))
+LIB_OBJS   := $(LIB_SRCS:%.cpp=$(BUILD)/obj/%.o)
+LIB        := $(BUILD)/libfastvlm.a
+
+# CUDA kernels compiled by the host compiler under the SIMT fiber runtime, so that the very
+# same kernel source runs on the CPU inside `make test`.
+SIMT_SRCS  := $(sort $(wildcard cuda/*.cu))
+SIMT_OBJS  := $(SIMT_SRCS:%.cu=$(BUILD)/simt/%.o)
+SIMT_FLAGS := -x c++ -DFASTVLM_SIMT -include cuda/simt/simt.h
+
+TEST_SRCS  := $(sort $(wildcard tests/*.cpp))
+TEST_OBJS  := $(TEST_SRCS:%.cpp=$(BUILD)/obj/%.o)
+TEST_BIN   := $(BUILD)/test_cpu
+
+TOOL_SRCS  := $(sort $(wildcard tools/*.cpp))
+TOOL_BINS  := $(TOOL_SRCS:tools/%.cpp=$(BUILD)/tools/%)
+
+BENCH_SRCS := $(sort $(wildcard benchmarks/*.cpp))
+BENCH_OBJS := $(BENCH_SRCS:%.cpp=$(BUILD)/obj/%.o)
+
+FUZZ_SRCS  := $(sort $(wildcard tests/fuzz/fuzz_*.cpp))
+
+# ---------------------------------------------------------------- CUDA (device build)
+CUDA_SRCS  := $(sort $(wildcard cuda/*.cu))
+CUDA_OBJS  := $(CUDA_SRCS:%.cu=$(BUILD)/cuda/%.o)
+CUDA_LIB   := $(BUILD)/libfastvlm_cuda.a
+GPU_TEST_SRCS := $(sort $(wildcard tests/gpu/*.cu))
+GPU_TEST_BIN  := $(BUILD)/test_gpu
+NVCCFLAGS  := -std=c++17 -O3 -g -lineinfo -I. $(EXTRA_INCLUDES) \
+              -gencode arch=compute_80,code=sm_80 -gencode arch=compute_90,code=sm_90 \
+              -Werror all-warnings -Xcompiler -Wall,-Wextra,-Werror -MMD -MP
+CUDA_LDLIBS := -lcudart -lcublasLt -lcublas
+
+.PHONY: all test test-gpu test-asan fuzz fuzz-run golden deps headers clean
+all: $(LIB) $(TOOL_BINS) bench $(if $(filter 1,$(CUDA)),$(CUDA_LIB))
+
+# ---------------------------------------------------------------- rules
+$(BUILD)/obj/%.o: %.cpp
+	@mkdir -p $(dir $@)
+	$(CXX) $(CXXFLAGS) -c $< -o $@
+
+$(BUILD)/simt/%.o: %.cu
+	@mkdir -p $(dir $@)
+	$(CXX) $(CXXFLAGS) $(SIMT_FLAGS) -c $< -o $@
+
+$(BUILD)/cuda/%.o: %.cu
+	@mkdir -p $(dir $@)
+	$(NVCC) $(NVCCFLAGS) -c $< -o $@
+
+$(LIB): $(LIB_OBJS)
+	@mkdir -p $(dir $@)
+	rm -f $@ && ar rcs $@ $^
+
+$(CUDA_LIB): $(CUDA_OBJS)
+	@mkdir -p $(dir $@)
+	rm -f $@ && ar rcs $@ $^
+
+$(BUILD)/tools/%: $(BUILD)/obj/tools/%.o $(LIB)
+	@mkdir -p $(dir $@)
+	$(CXX) $(CXXFLAGS) $(LDFLAGS) $< $(LIB) -o $@ $(LDLIBS)
+
+$(TEST_BIN): $(TEST_OBJS) $(SIMT_OBJS) $(LIB)
+	$(CXX) $(CXXFLAGS) $(LDFLAGS) $(TEST_OBJS) $(SIMT_OBJS) $(LIB) -o $@ $(LDLIBS)
+
+# ./bench lives at the top level; its sources are in benchmarks/.
+bench: $(BENCH_OBJS) $(LIB)
+	$(CXX) $(CXXFLAGS) $(LDFLAGS) $(BENCH_OBJS) $(LIB) -o $@ $(LDLIBS)
+
+# Tests find their data relative to the repository root.
+test: $(TEST_BIN) $(TOOL_BINS)
+	./$(TEST_BIN) $(TEST_ARGS)
+
+test-asan:
+	$(MAKE) BUILD=build/asan SAN=1 CUDA=0 OPT=-O1 test
+
+# ---------------------------------------------------------------- GPU suite
+$(GPU_TEST_BIN): $(GPU_TEST_SRCS) $(CUDA_LIB) $(LIB)
+	$(NVCC) $(NVCCFLAGS) $(GPU_TEST_SRCS) $(CUDA_LIB) $(LIB) -o $@ $(CUDA_LDLIBS)
+
+ifeq ($(CUDA),1)
+test-gpu: $(if $(GPU_TEST_SRCS),$(GPU_TEST_BIN))
+	@if ! nvidia-smi -L >/dev/null 2>&1; then \
+	  echo "test-gpu: skipped: no GPU found on this machine (nvidia-smi lists none)"; \
+	elif [ -z "$(GPU_TEST_SRCS)" ]; then \
+	  echo "test-gpu: skipped: no GPU tests are written yet"; \
+	else ./$(GPU_TEST_BIN); fi
+else
+test-gpu:
+	@echo "test-gpu: skipped: built with CUDA=0 (nvcc not found or disabled)"
+endif
+
+# ---------------------------------------------------------------- fuzzing (clang libFuzzer)
+# The library is rebuilt with clang and coverage instrumentation in build/fuzz, then each
+# tests/fuzz/fuzz_<parser>.cpp is linked against it and run from its seeds for FUZZ_SECONDS.
+FUZZ_SECONDS ?= 20
+ifeq ($(FUZZING),1)
+  CXX       := clang++
+  CXXFLAGS  += -fsanitize=fuzzer-no-link,address,undefined
+endif
+FUZZ_BINS := $(FUZZ_SRCS:tests/fuzz/%.cpp=$(BUILD)/fuzz/%)
+$(BUILD)/fuzz/%: tests/fuzz/%.cpp $(LIB)
+	@mkdir -p $(dir $@)
+	$(CXX) $(CXXFLAGS) -fsanitize=fuzzer,address,undefined $< $(LIB) -o $@ $(LDLIBS)
+
+fuzz:
+	$(MAKE) BUILD=build/fuzzlib FUZZING=1 CUDA=0 OPT=-O1 fuzz-run
+
+fuzz-run: $(FUZZ_BINS)
+	@set -e; for bin in $(FUZZ_BINS); do \
+	  name=$$(basename $$bin); corpus=$(BUILD)/corpus/$$name; mkdir -p $$corpus; \
+	  seeds=tests/fuzz/seeds/$$name; [ -d $$seeds ] || seeds=; \
+	  echo "fuzz: $$name for $(FUZZ_SECONDS) s"; \
+	  $$bin -max_total_time=$(FUZZ_SECONDS) -rss_limit_mb=2048 -timeout=10 -print_final_stats=0 \
+	    $$corpus $$seeds > $(BUILD)/$$name.log 2>&1 || { tail -60 $(BUILD)/$$name.log; exit 1; }; \
+	  echo "fuzz: $$name ok, $$(ls $$corpus | wc -l) inputs in its corpus"; \
+	done
+
+# ---------------------------------------------------------------- housekeeping
+golden:
+	bash tools/golden/make_all.sh
+
+deps:
+	apt-get update && apt-get install -y --no-install-recommends \
+	  g++ make nlohmann-json3-dev libstb-dev doctest-dev unicode-data clang libclang-rt-dev
+
+headers:
+	mkdir -p .deps/include
+	cp -r /usr/include/nlohmann /usr/include/stb /usr/include/doctest .deps/include/
+
+clean:
+	rm -rf build bench
+
+-include $(shell find $(BUILD) -name '*.d' 2>/dev/null)
