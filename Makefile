@@ -32,7 +32,9 @@ endif
 
 # ---------------------------------------------------------------- sources
 # Library: every .cpp under the runtime folders (one idea per file, no list to maintain).
-LIB_SRCS   := $(sort $(wildcard runtime/*.cpp runtime/*/*.cpp loader/*.cpp tokenizer/*.cpp model/*.cpp))
+# The CLI's main() (runtime/fastvlm_main.cpp) is linked into ./fastvlm, not into the library.
+CLI_SRC    := runtime/fastvlm_main.cpp
+LIB_SRCS   := $(filter-out $(CLI_SRC),$(sort $(wildcard runtime/*.cpp runtime/*/*.cpp loader/*.cpp tokenizer/*.cpp model/*.cpp)))
 LIB_OBJS   := $(LIB_SRCS:%.cpp=$(BUILD)/obj/%.o)
 LIB        := $(BUILD)/libfastvlm.a
 
@@ -66,7 +68,7 @@ NVCCFLAGS  := -std=c++17 -O3 -g -lineinfo -I. $(EXTRA_INCLUDES) \
 CUDA_LDLIBS := -lcudart -lcublasLt -lcublas
 
 .PHONY: all test test-gpu test-asan fuzz fuzz-run golden deps headers clean
-all: $(LIB) $(TOOL_BINS) bench $(if $(filter 1,$(CUDA)),$(CUDA_LIB))
+all: $(LIB) $(TOOL_BINS) bench $(if $(wildcard $(CLI_SRC)),fastvlm) $(if $(filter 1,$(CUDA)),$(CUDA_LIB))
 
 # ---------------------------------------------------------------- rules
 $(BUILD)/obj/%.o: %.cpp
@@ -99,6 +101,9 @@ $(TEST_BIN): $(TEST_OBJS) $(SIMT_OBJS) $(LIB)
 # ./bench lives at the top level; its sources are in benchmarks/.
 bench: $(BENCH_OBJS) $(LIB)
 	$(CXX) $(CXXFLAGS) $(LDFLAGS) $(BENCH_OBJS) $(LIB) -o $@ $(LDLIBS)
+
+fastvlm: $(BUILD)/obj/runtime/fastvlm_main.o $(LIB)
+	$(CXX) $(CXXFLAGS) $(LDFLAGS) $< $(LIB) -o $@ $(LDLIBS)
 
 # Tests find their data relative to the repository root.
 test: $(TEST_BIN) $(TOOL_BINS)
@@ -162,6 +167,6 @@ headers:
 	cp -r /usr/include/nlohmann /usr/include/stb /usr/include/doctest .deps/include/
 
 clean:
-	rm -rf build bench
+	rm -rf build bench fastvlm
 
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)
