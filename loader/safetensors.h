@@ -27,6 +27,17 @@ struct TensorView {
     std::string shape_string() const;  // "[896, 3072]"
 };
 
+// What a safetensors image holds, every entry validated: tensors in data-offset order.
+struct SafetensorsContents {
+    std::vector<TensorView> tensors;
+    std::map<std::string, std::string> metadata;
+};
+
+// Parses and validates a whole safetensors image held in memory (header length, header,
+// data section). The views point into `bytes`; `name_for_errors` opens every error message.
+SafetensorsContents parse_safetensors(const uint8_t* bytes, size_t size,
+                                      const std::string& name_for_errors);
+
 // Converts an F32, F16 or BF16 tensor to fp32 (throws for other dtypes, naming the tensor).
 std::vector<float> to_float(const TensorView& t);
 
@@ -50,6 +61,7 @@ private:
     size_t map_size_ = 0;
     std::vector<TensorView> tensors_;
     std::map<std::string, std::string> metadata_;
+    std::map<std::string, size_t> index_;  // name -> position in tensors_
 };
 
 // A checkpoint: a single model.safetensors, or the shards listed by
