@@ -8,7 +8,7 @@ Writes into tests/golden/safetensors/:
   expected.json        per tensor: dtype, shape, the raw elements as integers ("bits": the bit
                        patterns for float dtypes, the values otherwise) and, for float dtypes,
                        the fp32 bit patterns torch's .float() gives ("float_bits").
-Run from the repository root: /work/pyenv/bin/python tools/golden/safetensors.py
+Run from the repository root: /work/pyenv/bin/python tools/golden/safetensors_files.py
 """
 import json
 import math
@@ -16,12 +16,10 @@ import os
 import shutil
 import sys
 
-# This file is named like the package it uses: keep its own folder off the import path.
-sys.path = [p for p in sys.path if os.path.abspath(p or ".") != os.path.dirname(os.path.abspath(__file__))]
 
-import torch  # noqa: E402
-from safetensors.torch import save_file  # noqa: E402
-from transformers import Qwen2Config, Qwen2ForCausalLM  # noqa: E402
+import torch
+from safetensors.torch import save_file
+from transformers import Qwen2Config, Qwen2ForCausalLM
 
 OUT = "tests/golden/safetensors"
 
@@ -95,7 +93,7 @@ def main():
         json.dump(expected, f, sort_keys=True)
         f.write("\n")
     with open(f"{OUT}/README.txt", "w") as f:
-        f.write("Made by: /work/pyenv/bin/python tools/golden/safetensors.py (run from the repository root)\n"
+        f.write("Made by: /work/pyenv/bin/python tools/golden/safetensors_files.py (run from the repository root)\n"
                 "with the packages pinned in tools/golden/requirements.txt. See that script for contents.\n")
 
 
