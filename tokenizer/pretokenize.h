@@ -7,7 +7,8 @@
 
 namespace fastvlm {
 
-// Pieces are views into `text`; concatenated they give `text` back exactly.
+// Pieces are views into `text`; concatenated they give `text` back exactly. None is empty.
+// A byte that is not valid UTF-8 counts as one character of class "other" (as U+FFFD would).
 std::vector<std::string_view> qwen2_pretokenize(std::string_view text);
 
 }  // namespace fastvlm
