@@ -37,7 +37,7 @@ struct TextConfig {                                // Qwen2
     float rms_eps = 1e-6f;
     float rope_theta = 1000000.0f;
     bool tie_word_embeddings = false;              // informational: lm_head.weight is used when present
-    std::vector<int> eos_token_ids = {151645};
+    std::vector<int> eos_token_ids = {151645};     // load_config: empty when config.json names none
 };
 
 struct ModelConfig {
@@ -52,5 +52,15 @@ struct ModelConfig {
 // Reads config.json (either layout). Throws fastvlm::Error naming the file and the field
 // for malformed JSON, missing or ill-typed fields and values out of range.
 ModelConfig load_config(const std::string& config_json_path);
+
+// The same from JSON text already in memory; `where` names the source in error messages.
+ModelConfig parse_config(const std::string& json_text, const std::string& where);
+
+// "llava_qwen2" or "fast_vlm" (the model_type that selects the layout).
+const char* layout_name(CheckpointLayout layout);
+
+// Vision tower output: stride 4 (stem) * 2 per later stage; image_size / stride per side.
+int vision_stride(const VisionConfig& vision);
+int vision_tokens(const VisionConfig& vision);   // (image_size / stride)^2, 256 for FastViTHD at 1024
 
 }  // namespace fastvlm
