@@ -38,11 +38,18 @@ LIB_SRCS   := $(filter-out $(CLI_SRC),$(sort $(wildcard runtime/*.cpp runtime/*/
 LIB_OBJS   := $(LIB_SRCS:%.cpp=$(BUILD)/obj/%.o)
 LIB        := $(BUILD)/libfastvlm.a
 
-# CUDA kernels compiled by the host compiler under the SIMT fiber runtime, so that the very
-# same kernel source runs on the CPU inside `make test`.
-SIMT_SRCS  := $(sort $(wildcard cuda/*.cu))
+# CUDA kernels compiled by the host compiler under the SIMT fiber runtime (cuda/simt/), so
+# that the very same kernel source runs on the CPU inside `make test`: the kernels, the kernel
+# test fixtures shared with the GPU suite (tests/kernels/) and the runtime's own test kernels
+# (tests/simt/). -fsanitize=thread only instruments memory accesses for the runtime's
+# shared-memory race check (the hooks are in cuda/simt/race_check.cpp; libtsan is never
+# linked); ASan builds cannot combine it and go without the race check.
+SIMT_SRCS  := $(sort $(wildcard cuda/*.cu tests/kernels/*.cu tests/simt/*.cu))
 SIMT_OBJS  := $(SIMT_SRCS:%.cu=$(BUILD)/simt/%.o)
-SIMT_FLAGS := -x c++ -DFASTVLM_SIMT -include cuda/simt/simt.h
+SIMT_RT_SRCS := $(sort $(wildcard cuda/simt/*.cpp))
+SIMT_RT_OBJS := $(SIMT_RT_SRCS:%.cpp=$(BUILD)/obj/%.o)
+SIMT_FLAGS := -x c++ -DFASTVLM_SIMT -include cuda/simt/simt.h -fno-strict-aliasing -Wno-unknown-pragmas \
+              $(if $(filter 1,$(SAN)),,-fsanitize=thread)
 
 TEST_SRCS  := $(sort $(wildcard tests/*.cpp))
 TEST_OBJS  := $(TEST_SRCS:%.cpp=$(BUILD)/obj/%.o)
@@ -60,12 +67,24 @@ FUZZ_SRCS  := $(sort $(wildcard tests/fuzz/fuzz_*.cpp))
 CUDA_SRCS  := $(sort $(wildcard cuda/*.cu))
 CUDA_OBJS  := $(CUDA_SRCS:%.cu=$(BUILD)/cuda/%.o)
 CUDA_LIB   := $(BUILD)/libfastvlm_cuda.a
+# The GPU suite compiles the same kernel test fixtures (tests/kernels/) with nvcc; its main()
+# is the CPU suite's tests/test_main.cpp.
 GPU_TEST_SRCS := $(sort $(wildcard tests/gpu/*.cu))
+GPU_TEST_OBJS := $(patsubst %.cu,$(BUILD)/cuda/%.o,$(GPU_TEST_SRCS) $(wildcard tests/kernels/*.cu))
 GPU_TEST_BIN  := $(BUILD)/test_gpu
-NVCCFLAGS  := -std=c++17 -O3 -g -lineinfo -I. $(EXTRA_INCLUDES) \
-              -gencode arch=compute_80,code=sm_80 -gencode arch=compute_90,code=sm_90 \
+CUDA_ARCHS := -gencode arch=compute_80,code=sm_80 -gencode arch=compute_90,code=sm_90
+NVCCFLAGS  := -std=c++17 -O3 -g -lineinfo -I. $(EXTRA_INCLUDES) $(CUDA_ARCHS) \
               -Werror all-warnings -Xcompiler -Wall,-Wextra,-Werror -MMD -MP
-CUDA_LDLIBS := -lcudart -lcublasLt -lcublas
+CUDA_HOME  ?= $(patsubst %/bin/nvcc,%,$(realpath $(shell command -v $(NVCC) 2>/dev/null)))
+CUDA_LDLIBS := -lcublasLt -lcublas -lcudart_static -ldl -lrt -lpthread
+
+# ./bench kernels times the kernels on a GPU when the bench is built with nvcc around: the GPU
+# half of it (benchmarks/bench_kernels_gpu.cu) is compiled by nvcc and linked in.
+ifeq ($(CUDA)$(if $(wildcard benchmarks/bench_kernels_gpu.cu),1),11)
+BENCH_CUDA_OBJS := $(BUILD)/cuda/benchmarks/bench_kernels_gpu.o
+BENCH_CUDA_LINK := $(CUDA_LIB) -L$(CUDA_HOME)/lib64 -Wl,-rpath,$(CUDA_HOME)/lib64 $(CUDA_LDLIBS)
+$(BUILD)/obj/benchmarks/bench_kernels.o: CXXFLAGS += -DFASTVLM_BENCH_GPU=1
+endif
 
 .PHONY: all test test-gpu test-asan fuzz fuzz-run golden deps headers clean
 all: $(LIB) $(TOOL_BINS) bench $(if $(wildcard $(CLI_SRC)),fastvlm) $(if $(filter 1,$(CUDA)),$(CUDA_LIB))
@@ -95,12 +114,12 @@ $(BUILD)/tools/%: $(BUILD)/obj/tools/%.o $(LIB)
 	@mkdir -p $(dir $@)
 	$(CXX) $(CXXFLAGS) $(LDFLAGS) $< $(LIB) -o $@ $(LDLIBS)
 
-$(TEST_BIN): $(TEST_OBJS) $(SIMT_OBJS) $(LIB)
-	$(CXX) $(CXXFLAGS) $(LDFLAGS) $(TEST_OBJS) $(SIMT_OBJS) $(LIB) -o $@ $(LDLIBS)
+$(TEST_BIN): $(TEST_OBJS) $(SIMT_OBJS) $(SIMT_RT_OBJS) $(LIB)
+	$(CXX) $(CXXFLAGS) $(LDFLAGS) $(TEST_OBJS) $(SIMT_OBJS) $(SIMT_RT_OBJS) $(LIB) -o $@ $(LDLIBS)
 
 # ./bench lives at the top level; its sources are in benchmarks/.
-bench: $(BENCH_OBJS) $(LIB)
-	$(CXX) $(CXXFLAGS) $(LDFLAGS) $(BENCH_OBJS) $(LIB) -o $@ $(LDLIBS)
+bench: $(BENCH_OBJS) $(BENCH_CUDA_OBJS) $(LIB) $(if $(BENCH_CUDA_OBJS),$(CUDA_LIB))
+	$(CXX) $(CXXFLAGS) $(LDFLAGS) $(BENCH_OBJS) $(BENCH_CUDA_OBJS) $(LIB) $(BENCH_CUDA_LINK) -o $@ $(LDLIBS)
 
 fastvlm: $(BUILD)/obj/runtime/fastvlm_main.o $(LIB)
 	$(CXX) $(CXXFLAGS) $(LDFLAGS) $< $(LIB) -o $@ $(LDLIBS)
@@ -113,16 +132,15 @@ test-asan:
 	$(MAKE) BUILD=build/asan SAN=1 CUDA=0 OPT=-O1 test
 
 # ---------------------------------------------------------------- GPU suite
-$(GPU_TEST_BIN): $(GPU_TEST_SRCS) $(CUDA_LIB) $(LIB)
-	$(NVCC) $(NVCCFLAGS) $(GPU_TEST_SRCS) $(CUDA_LIB) $(LIB) -o $@ $(CUDA_LDLIBS)
+# Runs the suite, then under compute-sanitizer memcheck and racecheck where the tool runs
+# (tests/gpu/run.sh says plainly when there is no GPU or the tool refuses).
+$(GPU_TEST_BIN): $(GPU_TEST_OBJS) $(BUILD)/obj/tests/test_main.o $(CUDA_LIB) $(LIB)
+	$(NVCC) $(CUDA_ARCHS) $(GPU_TEST_OBJS) $(BUILD)/obj/tests/test_main.o $(CUDA_LIB) $(LIB) -o $@ \
+	  -L$(CUDA_HOME)/lib64 -Xlinker -rpath,$(CUDA_HOME)/lib64 $(CUDA_LDLIBS)
 
 ifeq ($(CUDA),1)
-test-gpu: $(if $(GPU_TEST_SRCS),$(GPU_TEST_BIN))
-	@if ! nvidia-smi -L >/dev/null 2>&1; then \
-	  echo "test-gpu: skipped: no GPU found on this machine (nvidia-smi lists none)"; \
-	elif [ -z "$(GPU_TEST_SRCS)" ]; then \
-	  echo "test-gpu: skipped: no GPU tests are written yet"; \
-	else ./$(GPU_TEST_BIN); fi
+test-gpu: $(GPU_TEST_BIN)
+	@sh tests/gpu/run.sh ./$(GPU_TEST_BIN) $(TEST_ARGS)
 else
 test-gpu:
 	@echo "test-gpu: skipped: built with CUDA=0 (nvcc not found or disabled)"
@@ -149,7 +167,7 @@ fuzz-run: $(FUZZ_BINS)
 	  name=$$(basename $$bin); corpus=$(BUILD)/corpus/$$name; mkdir -p $$corpus; \
 	  seeds=tests/fuzz/seeds/$$name; [ -d $$seeds ] || seeds=; \
 	  echo "fuzz: $$name for $(FUZZ_SECONDS) s"; \
-	  $$bin -max_total_time=$(FUZZ_SECONDS) -rss_limit_mb=2048 -timeout=10 -print_final_stats=0 \
+	  $$bin -artifact_prefix=$(BUILD)/$$name- -max_total_time=$(FUZZ_SECONDS) -rss_limit_mb=2048 -timeout=10 -print_final_stats=0 \
 	    $$corpus $$seeds > $(BUILD)/$$name.log 2>&1 || { tail -60 $(BUILD)/$$name.log; exit 1; }; \
 	  echo "fuzz: $$name ok, $$(ls $$corpus | wc -l) inputs in its corpus"; \
 	done

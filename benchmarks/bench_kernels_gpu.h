@@ -1,0 +1,12 @@
+// The GPU half of `./bench kernels` (benchmarks/bench_kernels_gpu.cu), linked in when the
+// bench is built with nvcc around (FASTVLM_BENCH_GPU).
+#pragma once
+
+namespace bench {
+
+// Times the CUDA decode kernels, and cuBLASLt where it has an equivalent, against the device
+// bandwidth measured on the spot; prints one table. Prints a skip line and returns 0 when no
+// device is present; returns non-zero on a CUDA error.
+int run_gpu_kernels(int repeats);
+
+}  // namespace bench

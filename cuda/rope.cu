@@ -1,0 +1,49 @@
+// Rotary embedding, rotate_half form: (a, b) = (x[i], x[i + half]) becomes
+// (a cos - b sin, b cos + a sin) with angle = position * theta^(-2i / head_dim).
+//
+// One block per token; one thread per (head, pair) of q and k together, so a single launch
+// rotates both. Angles are computed as the reference does (fp32 inverse frequency, fp32
+// product with the position) and sincosf is the accurate one: positions reach thousands of
+// radians, where the fast intrinsics lose the phase.
+//
+// Roofline: (n_heads + n_kv_heads) * head_dim * 4 bytes per token (read and write): tiny;
+// it exists as a kernel to keep q and k on the device.
+#include "cuda/rope.cuh"
+
+namespace fastvlm::gpu {
+namespace {
+
+constexpr int kThreads = 256;
+
+__global__ void __launch_bounds__(kThreads)
+    rope_kernel(__half* q, __half* k, const int* __restrict__ positions, int n_heads, int n_kv_heads, int head_dim,
+                float theta) {
+    const int token = int(blockIdx.x), half = head_dim / 2;
+    const float position = float(positions[token]);
+    for (int i = int(threadIdx.x); i < (n_heads + n_kv_heads) * half; i += kThreads) {
+        const int head = i / half, pair = i % half;
+        __half* v = head < n_heads ? q + (size_t(token) * n_heads + head) * head_dim
+                                   : k + (size_t(token) * n_kv_heads + (head - n_heads)) * head_dim;
+        const float inv_freq = 1.0f / powf(theta, float(2 * pair) / float(head_dim));
+        float s, c;
+        sincosf(position * inv_freq, &s, &c);
+        const float a = __half2float(v[pair]), b = __half2float(v[pair + half]);
+        v[pair] = __float2half_rn(a * c - b * s);
+        v[pair + half] = __float2half_rn(b * c + a * s);
+    }
+}
+
+}  // namespace
+
+void rope(__half* q, __half* k, const int* positions, int n_tokens, int n_heads, int n_kv_heads, int head_dim,
+          float theta, cudaStream_t stream) {
+    if (n_tokens < 0 || n_heads <= 0 || n_kv_heads < 0 || head_dim <= 0 || head_dim % 2 != 0)
+        fail("rope", "bad shape: n_tokens ", n_tokens, ", n_heads ", n_heads, ", n_kv_heads ", n_kv_heads,
+             ", head_dim ", head_dim, " (head_dim must be even)");
+    if (!(theta > 0.0f)) fail("rope", "theta ", theta, " is not positive");
+    if (n_tokens == 0) return;
+    launch("rope", rope_kernel, dim3(unsigned(n_tokens)), dim3(kThreads), 0, stream, q, k, positions, n_heads,
+           n_kv_heads, head_dim, theta);
+}
+
+}  // namespace fastvlm::gpu

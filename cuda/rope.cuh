@@ -1,0 +1,15 @@
+// Rotary position embedding of q and k, rotate_half form (cuda/rope.cu).
+#pragma once
+#include "cuda/common.cuh"
+
+namespace fastvlm::gpu {
+
+// Rotates q and k in place: element i of each head pairs with element i + head_dim/2 and the
+// pair turns by positions[t] * theta^(-2i/head_dim) (fp32, as the reference).
+//   q         [n_tokens, n_heads, head_dim]    fp16
+//   k         [n_tokens, n_kv_heads, head_dim] fp16
+//   positions [n_tokens] int32, device memory (so a captured graph can replay with new positions)
+void rope(__half* q, __half* k, const int* positions, int n_tokens, int n_heads, int n_kv_heads, int head_dim,
+          float theta, cudaStream_t stream);
+
+}  // namespace fastvlm::gpu
