@@ -125,7 +125,7 @@ fastvlm: $(BUILD)/obj/runtime/fastvlm_main.o $(LIB)
 	$(CXX) $(CXXFLAGS) $(LDFLAGS) $< $(LIB) -o $@ $(LDLIBS)
 
 # Tests find their data relative to the repository root.
-test: $(TEST_BIN) $(TOOL_BINS)
+test: all $(TEST_BIN)
 	./$(TEST_BIN) $(TEST_ARGS)
 
 test-asan:
