@@ -87,7 +87,17 @@ $(BUILD)/obj/benchmarks/bench_kernels.o: CXXFLAGS += -DFASTVLM_BENCH_GPU=1
 endif
 
 .PHONY: all test test-gpu test-asan fuzz fuzz-run golden deps headers clean
-all: $(LIB) $(TOOL_BINS) bench $(if $(wildcard $(CLI_SRC)),fastvlm) $(if $(filter 1,$(CUDA)),$(CUDA_LIB))
+# ./bench and ./fastvlm sit at the top level for the default build; sanitizer and fuzzing builds
+# keep theirs inside their own build folder so they never replace the optimised binaries.
+ifeq ($(BUILD),build)
+  BENCH_BIN := bench
+  CLI_BIN   := fastvlm
+else
+  BENCH_BIN := $(BUILD)/bench
+  CLI_BIN   := $(BUILD)/fastvlm
+endif
+
+all: $(LIB) $(TOOL_BINS) $(BENCH_BIN) $(if $(wildcard $(CLI_SRC)),$(CLI_BIN)) $(if $(filter 1,$(CUDA)),$(CUDA_LIB))
 
 # ---------------------------------------------------------------- rules
 $(BUILD)/obj/%.o: %.cpp
@@ -118,10 +128,10 @@ $(TEST_BIN): $(TEST_OBJS) $(SIMT_OBJS) $(SIMT_RT_OBJS) $(LIB)
 	$(CXX) $(CXXFLAGS) $(LDFLAGS) $(TEST_OBJS) $(SIMT_OBJS) $(SIMT_RT_OBJS) $(LIB) -o $@ $(LDLIBS)
 
 # ./bench lives at the top level; its sources are in benchmarks/.
-bench: $(BENCH_OBJS) $(BENCH_CUDA_OBJS) $(LIB) $(if $(BENCH_CUDA_OBJS),$(CUDA_LIB))
+$(BENCH_BIN): $(BENCH_OBJS) $(BENCH_CUDA_OBJS) $(LIB) $(if $(BENCH_CUDA_OBJS),$(CUDA_LIB))
 	$(CXX) $(CXXFLAGS) $(LDFLAGS) $(BENCH_OBJS) $(BENCH_CUDA_OBJS) $(LIB) $(BENCH_CUDA_LINK) -o $@ $(LDLIBS)
 
-fastvlm: $(BUILD)/obj/runtime/fastvlm_main.o $(LIB)
+$(CLI_BIN): $(BUILD)/obj/runtime/fastvlm_main.o $(LIB)
 	$(CXX) $(CXXFLAGS) $(LDFLAGS) $< $(LIB) -o $@ $(LDLIBS)
 
 # Tests find their data relative to the repository root.
