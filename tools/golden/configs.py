@@ -9,7 +9,7 @@ fast_vlm_*.json come from transformers' FastVlmConfig.to_json_string() (the diff
 llava_qwen2_0.5b.json is written by hand from the apple/FastVLM-0.5B config fields (docs: spec section 5);
 transformers has no class for that layout.
 
-Run from the repository root:  /work/pyenv/bin/python tools/golden/configs.py
+Run from the repository root:  python3 tools/golden/configs.py
 """
 import json
 import os
@@ -143,7 +143,7 @@ def main():
     with open(os.path.join(OUT, "README.txt"), "w", encoding="utf-8") as f:
         f.write("config.json examples of both layouts (fast_vlm_*.json from transformers' FastVlmConfig;\n"
                 "llava_qwen2_0.5b.json written by hand from the apple/FastVLM-0.5B fields).\n"
-                "Made by: /work/pyenv/bin/python tools/golden/configs.py   (from the repo root)\n"
+                "Made by: python3 tools/golden/configs.py   (from the repo root)\n"
                 f"transformers {transformers.__version__}\n"
                 "fast_vlm_default.json  FastVlmConfig() defaults (7B-style text model, 576 image tokens)\n"
                 "fast_vlm_0.5b.json     0.5B as convert_fastvlm_weights_to_hf.py builds it (vocab 152000, <image> 151646)\n"

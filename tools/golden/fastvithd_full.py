@@ -8,7 +8,7 @@ regenerates the same weights with loader/synthetic.cpp instead of reading a chec
 Input: synthetic_pixels(256, 256, seed 0) = 0.5 + 0.5 * v of tensor name "pixel_values".
 
 Writes tests/golden/fastvithd_full/{reference.safetensors, README.txt}; the weights are not stored.
-Run from the repository root:  /work/pyenv/bin/python tools/golden/fastvithd_full.py
+Run from the repository root:  python3 tools/golden/fastvithd_full.py
 """
 import os
 import sys
@@ -101,7 +101,7 @@ def main():
 
     lines = [
         "Full-size FastViTHD (timm fastvit_mci3, inference form) on synthetic weights; see docs/golden-fixtures.md.",
-        "Made by:  /work/pyenv/bin/python tools/golden/fastvithd_full.py   (from the repo root; TIMM_FUSED_ATTN=0 is set inside)",
+        "Made by:  python3 tools/golden/fastvithd_full.py   (from the repo root; TIMM_FUSED_ATTN=0 is set inside)",
         f"Versions: torch {torch.__version__}, timm {timm.__version__}, safetensors {safetensors.__version__}, "
         f"numpy {np.__version__}, python {sys.version.split()[0]}",
         f"Weights: synthetic_weights.py generator, seed {WEIGHT_SEED}, canonical llava names "

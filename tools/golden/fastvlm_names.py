@@ -10,7 +10,7 @@ converter builds it) from the tiny config of configs.py and writes to tests/gold
                    of the key mapping in convert_fastvlm_weights_to_hf.py, checked by mapping every name
                    forward again with that converter's rules (head.proj is absent: the converter drops it)
 
-Run from the repository root:  /work/pyenv/bin/python tools/golden/fastvlm_names.py
+Run from the repository root:  python3 tools/golden/fastvlm_names.py
 """
 import os
 import re
@@ -151,7 +151,7 @@ def main():
         f.write(config.to_json_string())
     with open(os.path.join(OUT, "README.txt"), "w") as f:
         f.write("State-dict names and shapes of a tiny transformers FastVlmForConditionalGeneration.\n"
-                "Made by: /work/pyenv/bin/python tools/golden/fastvlm_names.py   (from the repo root)\n"
+                "Made by: python3 tools/golden/fastvlm_names.py   (from the repo root)\n"
                 f"transformers {transformers.__version__}, timm {timm.__version__}, torch {torch.__version__}\n"
                 "config.json      the config it was built from (tiny config of tools/golden/configs.py)\n"
                 f"native_tiny.txt  {len(native_lines)} tensors, fast_vlm layout, state_dict order\n"

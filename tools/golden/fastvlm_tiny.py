@@ -16,7 +16,7 @@ Writes tests/golden/fastvlm_tiny/:
   vision_train_time.safetensors            train-time vision tower, original mci.py names
   reference.safetensors                    inputs, per-stage activations, logits, greedy tokens
   README.txt
-Run from the repository root:  /work/pyenv/bin/python tools/golden/fastvlm_tiny.py
+Run from the repository root:  python3 tools/golden/fastvlm_tiny.py
 """
 import json
 import os
@@ -635,7 +635,7 @@ def write_readme(ref, native_sd, llava_sd, train_llava, fold_err, min_margin):
         return sum(v.numel() * v.element_size() for v in d.values())
     lines = [
         "Tiny random FastVLM golden fixtures (see docs/golden-fixtures.md for every tensor).",
-        "Made by:  /work/pyenv/bin/python tools/golden/fastvlm_tiny.py   (from the repo root; TIMM_FUSED_ATTN=0 is set inside)",
+        "Made by:  python3 tools/golden/fastvlm_tiny.py   (from the repo root; TIMM_FUSED_ATTN=0 is set inside)",
         f"Versions: torch {torch.__version__}, transformers {transformers.__version__}, timm {timm.__version__}, "
         f"safetensors {safetensors.__version__}, numpy {np.__version__}, python {sys.version.split()[0]}",
         f"Seed {SEED}. Vision depths {VISION_DEPTHS}, widths {VISION_WIDTHS}, mm_hidden {MM_HIDDEN}, image {IMAGE_SIZE}x{IMAGE_SIZE} "

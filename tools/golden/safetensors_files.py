@@ -8,7 +8,7 @@ Writes into tests/golden/safetensors/:
   expected.json        per tensor: dtype, shape, the raw elements as integers ("bits": the bit
                        patterns for float dtypes, the values otherwise) and, for float dtypes,
                        the fp32 bit patterns torch's .float() gives ("float_bits").
-Run from the repository root: /work/pyenv/bin/python tools/golden/safetensors_files.py
+Run from the repository root: python3 tools/golden/safetensors_files.py
 """
 import json
 import math
@@ -93,7 +93,7 @@ def main():
         json.dump(expected, f, sort_keys=True)
         f.write("\n")
     with open(f"{OUT}/README.txt", "w") as f:
-        f.write("Made by: /work/pyenv/bin/python tools/golden/safetensors_files.py (run from the repository root)\n"
+        f.write("Made by: python3 tools/golden/safetensors_files.py (run from the repository root)\n"
                 "with the packages pinned in tools/golden/requirements.txt. See that script for contents.\n")
 
 

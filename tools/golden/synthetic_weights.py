@@ -25,7 +25,7 @@ Synthetic pixel values (name "pixel_values", shape [1, 3, H, W]) use the same v:
 a uniform-noise image in [0, 1).
 
 Run as a script to write tests/golden/synthetic_weights/values.json (spot values for the C++ test):
-    /work/pyenv/bin/python tools/golden/synthetic_weights.py
+    python3 tools/golden/synthetic_weights.py
 """
 import json
 import math
@@ -230,7 +230,7 @@ def main():
     with open(os.path.join(out_dir, "README.txt"), "w") as f:
         f.write(
             "values.json: spot values of the synthetic weight generator (loader/synthetic.cpp twin).\n"
-            "Made by: /work/pyenv/bin/python tools/golden/synthetic_weights.py   (from the repo root)\n"
+            "Made by: python3 tools/golden/synthetic_weights.py   (from the repo root)\n"
             f"numpy {np.__version__}, python {sys.version.split()[0]}\n"
             "Each entry: canonical tensor name, shape, seed, flat indices [0,1,2,3,1000,numel-1] (those < numel),\n"
             "values as exact fp32 bit patterns (values_hex) and as decimals (values; the double nearest the\n"

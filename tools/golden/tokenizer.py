@@ -1,6 +1,6 @@
 """Tokenizer fixtures, made with the Hugging Face `tokenizers` library.
 
-Run from the repository root:  /work/pyenv/bin/python tools/golden/tokenizer.py
+Run from the repository root:  python3 tools/golden/tokenizer.py
 
 Writes
   tests/data/tokenizer_corpus.jsonl              the corpus: one JSON string per line, built from the
@@ -314,7 +314,7 @@ def main():
     n_merges = len(json.loads(tiny_json)["model"]["merges"])
     with open(os.path.join(GOLDEN_DIR, "README.txt"), "w", encoding="utf-8", newline="\n") as f:
         f.write(
-            "Made by: /work/pyenv/bin/python tools/golden/tokenizer.py   (from the repository root;\n"
+            "Made by: python3 tools/golden/tokenizer.py   (from the repository root;\n"
             "versions in tools/golden/requirements.txt, tokenizers==0.23.3)\n\n"
             f"../../data/tokenizer_corpus.jsonl: {len(lines)} lines, one JSON string each, from the fragments in\n"
             "  tools/golden/tokenizer_corpus/fragments.py combined with a fixed seed.\n"

@@ -12,7 +12,7 @@ attn_implementation="eager") and generate(do_sample=False). Its decode time per 
 generate() by a logits processor that timestamps every step (step 0 comes right after the prefill).
 
 Usage, from the repository root after `make` (builds ./fastvlm and build/tools/make_synthetic_checkpoint):
-    /work/pyenv/bin/python tools/peer/transformers_cpu_generate.py [--new-tokens 32] [--threads 2] [--no-image]
+    python3 tools/peer/transformers_cpu_generate.py [--new-tokens 32] [--threads 2] [--no-image]
 The checkpoints are written on first use to build/synthetic-fastvlm-0.5b (llava_qwen2) and
 build/synthetic-fastvlm-0.5b-native (fast_vlm), about 1.5 GB each. Needs torch, transformers, tokenizers,
 numpy and pillow (tools/golden/requirements.txt).
