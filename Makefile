@@ -44,7 +44,7 @@ LIB        := $(BUILD)/libfastvlm.a
 # (tests/simt/). -fsanitize=thread only instruments memory accesses for the runtime's
 # shared-memory race check (the hooks are in cuda/simt/race_check.cpp; libtsan is never
 # linked); ASan builds cannot combine it and go without the race check.
-SIMT_SRCS  := $(sort $(wildcard cuda/*.cu tests/kernels/*.cu tests/simt/*.cu))
+SIMT_SRCS  := $(sort $(wildcard cuda/*.cu runtime/cuda/*.cu tests/kernels/*.cu tests/simt/*.cu))
 SIMT_OBJS  := $(SIMT_SRCS:%.cu=$(BUILD)/simt/%.o)
 SIMT_RT_SRCS := $(sort $(wildcard cuda/simt/*.cpp))
 SIMT_RT_OBJS := $(SIMT_RT_SRCS:%.cpp=$(BUILD)/obj/%.o)
@@ -60,11 +60,15 @@ TOOL_BINS  := $(TOOL_SRCS:tools/%.cpp=$(BUILD)/tools/%)
 
 BENCH_SRCS := $(sort $(wildcard benchmarks/*.cpp))
 BENCH_OBJS := $(BENCH_SRCS:%.cpp=$(BUILD)/obj/%.o)
+# The CPU suite links the bench's code too (options, statistics, outputs, a miniature run), all
+# but its main() and the kernel timings, which link the CUDA library when nvcc is around.
+BENCH_TESTED_OBJS := $(filter-out $(BUILD)/obj/benchmarks/bench_main.o $(BUILD)/obj/benchmarks/bench_kernels.o,$(BENCH_OBJS))
 
 FUZZ_SRCS  := $(sort $(wildcard tests/fuzz/fuzz_*.cpp))
 
 # ---------------------------------------------------------------- CUDA (device build)
-CUDA_SRCS  := $(sort $(wildcard cuda/*.cu))
+# The kernels and the CUDA backend (runtime/cuda/), which is also built under SIMT for the tests.
+CUDA_SRCS  := $(sort $(wildcard cuda/*.cu runtime/cuda/*.cu))
 CUDA_OBJS  := $(CUDA_SRCS:%.cu=$(BUILD)/cuda/%.o)
 CUDA_LIB   := $(BUILD)/libfastvlm_cuda.a
 # The GPU suite compiles the same kernel test fixtures (tests/kernels/) with nvcc; its main()
@@ -80,10 +84,13 @@ CUDA_LDLIBS := -lcublasLt -lcublas -lcudart_static -ldl -lrt -lpthread
 
 # ./bench kernels times the kernels on a GPU when the bench is built with nvcc around: the GPU
 # half of it (benchmarks/bench_kernels_gpu.cu) is compiled by nvcc and linked in.
+# ./bench and ./fastvlm link the CUDA backend too and register it at start (FASTVLM_WITH_CUDA).
 ifeq ($(CUDA)$(if $(wildcard benchmarks/bench_kernels_gpu.cu),1),11)
 BENCH_CUDA_OBJS := $(BUILD)/cuda/benchmarks/bench_kernels_gpu.o
 BENCH_CUDA_LINK := $(CUDA_LIB) -L$(CUDA_HOME)/lib64 -Wl,-rpath,$(CUDA_HOME)/lib64 $(CUDA_LDLIBS)
 $(BUILD)/obj/benchmarks/bench_kernels.o: CXXFLAGS += -DFASTVLM_BENCH_GPU=1
+$(BUILD)/obj/benchmarks/bench_main.o $(BUILD)/obj/runtime/fastvlm_main.o: CXXFLAGS += -DFASTVLM_WITH_CUDA=1
+CLI_CUDA_LINK := $(CUDA_LIB) -L$(CUDA_HOME)/lib64 -Wl,-rpath,$(CUDA_HOME)/lib64 $(CUDA_LDLIBS)
 endif
 
 .PHONY: all test test-gpu test-asan fuzz fuzz-run golden deps headers clean
@@ -124,15 +131,15 @@ $(BUILD)/tools/%: $(BUILD)/obj/tools/%.o $(LIB)
 	@mkdir -p $(dir $@)
 	$(CXX) $(CXXFLAGS) $(LDFLAGS) $< $(LIB) -o $@ $(LDLIBS)
 
-$(TEST_BIN): $(TEST_OBJS) $(SIMT_OBJS) $(SIMT_RT_OBJS) $(LIB)
-	$(CXX) $(CXXFLAGS) $(LDFLAGS) $(TEST_OBJS) $(SIMT_OBJS) $(SIMT_RT_OBJS) $(LIB) -o $@ $(LDLIBS)
+$(TEST_BIN): $(TEST_OBJS) $(SIMT_OBJS) $(SIMT_RT_OBJS) $(BENCH_TESTED_OBJS) $(LIB)
+	$(CXX) $(CXXFLAGS) $(LDFLAGS) $(TEST_OBJS) $(SIMT_OBJS) $(SIMT_RT_OBJS) $(BENCH_TESTED_OBJS) $(LIB) -o $@ $(LDLIBS)
 
 # ./bench lives at the top level; its sources are in benchmarks/.
 $(BENCH_BIN): $(BENCH_OBJS) $(BENCH_CUDA_OBJS) $(LIB) $(if $(BENCH_CUDA_OBJS),$(CUDA_LIB))
-	$(CXX) $(CXXFLAGS) $(LDFLAGS) $(BENCH_OBJS) $(BENCH_CUDA_OBJS) $(LIB) $(BENCH_CUDA_LINK) -o $@ $(LDLIBS)
+	$(CXX) $(CXXFLAGS) $(LDFLAGS) $(BENCH_OBJS) $(BENCH_CUDA_OBJS) $(LIB) $(BENCH_CUDA_LINK) $(LIB) -o $@ $(LDLIBS)
 
-$(CLI_BIN): $(BUILD)/obj/runtime/fastvlm_main.o $(LIB)
-	$(CXX) $(CXXFLAGS) $(LDFLAGS) $< $(LIB) -o $@ $(LDLIBS)
+$(CLI_BIN): $(BUILD)/obj/runtime/fastvlm_main.o $(LIB) $(if $(CLI_CUDA_LINK),$(CUDA_LIB))
+	$(CXX) $(CXXFLAGS) $(LDFLAGS) $< $(LIB) $(CLI_CUDA_LINK) $(if $(CLI_CUDA_LINK),$(LIB)) -o $@ $(LDLIBS)
 
 # Tests find their data relative to the repository root.
 test: all $(TEST_BIN)

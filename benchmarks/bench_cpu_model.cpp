@@ -16,6 +16,7 @@
 #include <string>
 #include <vector>
 
+#include "benchmarks/bandwidth.h"
 #include "benchmarks/bench.h"
 #include "loader/model_files.h"
 #include "loader/synthetic.h"
@@ -25,10 +26,6 @@
 #include "runtime/generate.h"
 #include "tokenizer/prompt.h"
 #include "tokenizer/tokenizer.h"
-
-#if defined(__AVX2__)
-#include <immintrin.h>
-#endif
 
 namespace {
 
@@ -42,54 +39,6 @@ bool file_exists(const std::string& path) {
     std::FILE* f = std::fopen(path.c_str(), "rb");
     if (f) std::fclose(f);
     return f != nullptr;
-}
-
-// Sum of n floats with four independent accumulators (a pure streaming read).
-float stream_sum(const float* p, size_t n) {
-    size_t i = 0;
-#if defined(__AVX2__)
-    __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
-    for (; i + 32 <= n; i += 32) {
-        a0 = _mm256_add_ps(a0, _mm256_load_ps(p + i));
-        a1 = _mm256_add_ps(a1, _mm256_load_ps(p + i + 8));
-        a2 = _mm256_add_ps(a2, _mm256_load_ps(p + i + 16));
-        a3 = _mm256_add_ps(a3, _mm256_load_ps(p + i + 24));
-    }
-    float lanes[8];
-    _mm256_storeu_ps(lanes, _mm256_add_ps(_mm256_add_ps(a0, a1), _mm256_add_ps(a2, a3)));
-    float sum = 0.0f;
-    for (float l : lanes) sum += l;
-#else
-    float sum = 0.0f;
-#endif
-    for (; i < n; ++i) sum += p[i];
-    return sum;
-}
-
-// Read bandwidth in GB/s over a 1 GiB buffer split across the pool's threads, best of 3.
-double measure_bandwidth(fastvlm::cpu::ThreadPool& pool) {
-    const size_t n = size_t(1) << 28;  // 1 GiB of floats
-    float* buffer = static_cast<float*>(std::aligned_alloc(64, n * sizeof(float)));
-    if (!buffer) fastvlm::fail("bench model", "cannot allocate the bandwidth buffer");
-    pool.split(int64_t(n), [&](int64_t begin, int64_t end, int) {
-        for (int64_t i = begin; i < end; ++i) buffer[i] = 1.0f;
-    });
-    const int64_t blocks = pool.size();
-    double best = 0.0;
-    volatile float sink = 0.0f;
-    for (int rep = 0; rep < 3; ++rep) {
-        std::vector<float> partial(static_cast<size_t>(blocks));
-        const auto start = Clock::now();
-        pool.run(blocks, [&](int64_t b, int) {
-            const size_t begin = n * size_t(b) / size_t(blocks) / 32 * 32, end = n * size_t(b + 1) / size_t(blocks) / 32 * 32;
-            partial[size_t(b)] = stream_sum(buffer + begin, end - begin);
-        });
-        const double s = seconds_since(start);
-        for (float p : partial) sink = sink + p;
-        best = std::max(best, double(n * sizeof(float)) / s / 1e9);
-    }
-    std::free(buffer);
-    return best;
 }
 
 struct Args {
@@ -137,7 +86,7 @@ int run_model(const std::vector<std::string>& argv) {
     cpu::CpuBackend backend(args.threads, args.copy_weights);
     std::printf("model: SYNTHETIC FastVLM-0.5B weights (%s), cpu backend, %d threads, weights %s\n",
                 args.dir.c_str(), backend.threads(), args.copy_weights ? "copied at load" : "read in place (mmap)");
-    const double bandwidth = measure_bandwidth(backend.pool());
+    const double bandwidth = bench::measure_bandwidth(backend.pool());
     std::printf("  memory bandwidth       %8.1f GB/s (streaming read, %d threads)\n", bandwidth, backend.threads());
 
     auto start = Clock::now();
@@ -193,7 +142,7 @@ int run_model(const std::vector<std::string>& argv) {
     const double bytes = double(model.language_model().decode_weight_bytes()) + kv_bytes;
     // The floor uses the better of the bandwidths measured before and after (the machine may be
     // shared: the higher one is the closer to what the hardware gives).
-    const double bandwidth_after = measure_bandwidth(backend.pool());
+    const double bandwidth_after = bench::measure_bandwidth(backend.pool());
     std::printf("  memory bandwidth again %8.1f GB/s (after decoding)\n", bandwidth_after);
     const double best_bandwidth = std::max(bandwidth, bandwidth_after);
     const double floor_ms = bytes / (best_bandwidth * 1e9) * 1e3;

@@ -1,17 +1,28 @@
 // ./bench kernels [--threads N] [--repeats N]
 //
-// The decode kernels of Qwen2-0.5B (fp16 GEMV, RMSNorm, rotary, SiLU-gate, decode attention)
-// read against the memory bandwidth measured on the spot, as GB/s and % of it:
+// The decode kernels of Qwen2-0.5B (the linear layers in every weight mode, RMSNorm, rotary,
+// SiLU-gate, decode attention) read against the memory bandwidth measured on the spot, as GB/s
+// and % of it:
 //   bandwidth  streaming read of a 512 MiB buffer, one thread and all threads, best of 3
 //   CPU        the CPU twins (runtime/cpu/), one thread and the rows split over all threads
 //   GPU        the CUDA kernels and cuBLASLt (benchmarks/bench_kernels_gpu.cu), only in a bench
 //              built with nvcc; otherwise a line says the GPU part was skipped.
 // Bytes per call count every operand read or written once (weights dominate).
+//
+// The linear layers: every GEMV shape of the model (one token) in fp16, int8, nf4-fp32,
+// nf4-fp16 and w4a4. The int8 and w4a4 times include the activation quantization each layer
+// call pays (on the calling thread, before the rows are split). Weights rotate through as many
+// copies as span 64 MiB (twice the L3 cache of the build machine), so every call streams them
+// from memory as a decode step does instead of hitting a warm cache. The random weights and
+// activations (two int8 outlier columns, as Qwen2's hidden states have a few) time the same
+// work as real ones. A closing table adds the shapes up per decoded token (24 layers and the
+// lm_head) and compares each mode with fp16.
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <functional>
+#include <iterator>
 #include <string>
 #include <thread>
 #include <vector>
@@ -19,6 +30,9 @@
 #include "benchmarks/bench.h"
 #include "runtime/cpu/attention_decode.h"
 #include "runtime/cpu/gemv_fp16.h"
+#include "runtime/cpu/gemv_int8.h"
+#include "runtime/cpu/gemv_nf4.h"
+#include "runtime/cpu/gemv_w4a4.h"
 #include "runtime/cpu/rmsnorm.h"
 #include "runtime/cpu/rope.h"
 #include "runtime/cpu/silu_gate.h"
@@ -83,16 +97,183 @@ struct Row {
     double bytes;
     int items;                                 // rows, heads or elements: what threads split
     std::function<void(int begin, int end)> run;  // the items [begin, end)
+    std::function<void()> prepare;             // once per call before the split (may be empty)
 };
 
-void print_row(const Row& row, fastvlm::cpu::ThreadPool& pool, int repeats, double bandwidth_1, double bandwidth_n) {
-    const double t1 = best_seconds(repeats, [&] { row.run(0, row.items); });
+struct Timing {
+    double one_thread, all_threads;  // seconds per call
+};
+
+Timing print_row(const Row& row, fastvlm::cpu::ThreadPool& pool, int repeats, double bandwidth_1, double bandwidth_n) {
+    const double t1 = best_seconds(repeats, [&] {
+        if (row.prepare) row.prepare();
+        row.run(0, row.items);
+    });
     const double tn = best_seconds(repeats, [&] {
+        if (row.prepare) row.prepare();
         pool.split(row.items, [&](int64_t begin, int64_t end, int) { row.run(int(begin), int(end)); });
     });
-    std::printf("%-18s %-24s %9.1f %7.1f %5.0f%% %9.1f %7.1f %5.0f%%\n", row.kernel.c_str(), row.shape.c_str(),
+    std::printf("%-28s %-16s %9.1f %7.1f %5.0f%% %9.1f %7.1f %5.0f%%\n", row.kernel.c_str(), row.shape.c_str(),
                 t1 * 1e6, row.bytes / t1 / 1e9, 100.0 * row.bytes / t1 / 1e9 / bandwidth_1, tn * 1e6,
                 row.bytes / tn / 1e9, 100.0 * row.bytes / tn / 1e9 / bandwidth_n);
+    return {t1, tn};
+}
+
+// ------------------------------------------------------------------ the linear layers
+
+struct LinearShape {
+    const char* name;
+    int out, in;
+    bool bias;
+    int per_token;  // calls per decoded token: 24 layers (k/v and gate/up twice), the lm_head once
+};
+
+const LinearShape kLinearShapes[] = {
+    {"q_proj", 896, 896, true, 24},       {"k_proj/v_proj", 128, 896, true, 48}, {"o_proj", 896, 896, false, 24},
+    {"gate/up_proj", 4864, 896, false, 48}, {"down_proj", 896, 4864, false, 24}, {"lm_head", 151936, 896, false, 1},
+};
+constexpr size_t kRotationBytes = size_t(64) << 20;  // weights per shape and mode: twice the L3 cache
+
+uint32_t next_random(uint32_t& state) {
+    state = state * 1664525u + 1013904223u;
+    return state >> 8;
+}
+
+// The weights of every mode, sized for the largest shape or the rotation span; smaller shapes
+// take consecutive copies from the same buffers.
+struct LinearWeights {
+    std::vector<uint16_t> fp16;          // fp16 bits
+    std::vector<int8_t> int8;            // int8 codes
+    std::vector<float> row_scale;        // [largest out] SCB, shared by the copies
+    std::vector<uint8_t> nibbles;        // NF4 and W4A4 codes, two per byte
+    std::vector<uint8_t> absmax_codes;   // NF4: one per 64 values
+    std::vector<float> nested_absmax;    // NF4: one per 256 blocks
+    std::vector<float> dynamic_map;      // NF4: 256 sorted values
+    std::vector<uint16_t> int4_scales;   // W4A4: fp16 bits, one per 64 values
+    std::vector<uint16_t> bias16;
+    std::vector<float> bias32;
+
+    explicit LinearWeights(size_t largest_values, int largest_out) {
+        const size_t values = std::max(largest_values, kRotationBytes / 2);
+        uint32_t state = 7;
+        fp16 = fp16_values(values, 0.1f);
+        int8.resize(std::max(largest_values, kRotationBytes));
+        for (int8_t& c : int8) c = int8_t(int(next_random(state) % 255u) - 127);
+        row_scale.resize(size_t(largest_out));
+        for (float& s : row_scale) s = 0.05f + float(next_random(state) % 1000u) * 1e-4f;
+        nibbles.resize(std::max(largest_values, 2 * kRotationBytes) / 2);
+        for (uint8_t& b : nibbles) {  // codes in [-7, 7] (W4A4); any nibble is an NF4 code
+            const uint32_t r = next_random(state);
+            b = uint8_t((((r % 15u) - 7u) & 15u) << 4 | (((r / 15u % 15u) - 7u) & 15u));
+        }
+        absmax_codes.resize(nibbles.size() * 2 / 64 + 1);
+        for (uint8_t& c : absmax_codes) c = uint8_t(128u + next_random(state) % 128u);
+        nested_absmax.assign(absmax_codes.size() / 256 + 1, 0.1f);
+        dynamic_map.resize(256);
+        for (int i = 0; i < 256; ++i) dynamic_map[size_t(i)] = float(i - 127) / 128.0f;
+        int4_scales.resize(nibbles.size() * 2 / 64 + 1);
+        for (uint16_t& h : int4_scales) h = fastvlm::float_to_fp16(0.001f + float(next_random(state) % 1000u) * 1e-5f);
+        bias16 = fp16_values(size_t(largest_out), 0.1f);
+        bias32.resize(bias16.size());
+        for (size_t i = 0; i < bias16.size(); ++i) bias32[i] = fastvlm::fp16_to_float(bias16[i]);
+    }
+};
+
+// Adds one row per shape and mode; `times` receives the rows' indices per mode for the summary.
+void add_linear_rows(std::vector<Row>& rows, const LinearWeights& w, const std::vector<float>& x,
+                     std::vector<float>& y, std::vector<std::vector<size_t>>& mode_rows) {
+    using namespace fastvlm::cpu;
+    static Int8Activations int8_activations;
+    static Int4Activations int4_activations;
+    static int copy = 0;  // the weight copy of the call in progress
+    const char* const modes[] = {"fp16", "int8", "nf4-fp32", "nf4-fp16", "w4a4"};
+    mode_rows.assign(5, {});
+    for (int mode = 0; mode < 5; ++mode)
+        for (const LinearShape& s : kLinearShapes) {
+            const size_t values = size_t(s.out) * size_t(s.in);
+            // Weight bytes of one copy, in the buffer that rotates for this mode.
+            const double weight_bytes = mode == 0 ? 2.0 * values : mode == 1 ? double(values) : values / 2.0;
+            const size_t buffer_bytes = mode == 0 ? w.fp16.size() * 2 : mode == 1 ? w.int8.size() : w.nibbles.size();
+            const int copies = std::max(1, int(double(buffer_bytes) / weight_bytes));
+            const double in = s.in, out = s.out, blocks = double(values) / 64.0;
+            const double io = 4.0 * in + 4.0 * out;  // fp32 activations in and out
+            double bytes = 0;
+            Row row;
+            row.kernel = std::string("gemv_") + modes[mode] + " " + s.name;
+            row.shape = std::to_string(s.out) + "x" + std::to_string(s.in);
+            row.items = s.out;
+            switch (mode) {
+                case 0:
+                    bytes = 2.0 * values + io + (s.bias ? 2.0 * out : 0.0);
+                    row.prepare = [copies] { copy = (copy + 1) % copies; };
+                    row.run = [&w, &x, &y, s, values](int begin, int end) {
+                        gemv_fp16(w.fp16.data() + size_t(copy) * values, s.bias ? w.bias16.data() : nullptr, x.data(),
+                                  y.data(), 1, s.in, s.out, begin, end);
+                    };
+                    break;
+                case 1:
+                    bytes = double(values) + 4.0 * out + in + io + (s.bias ? 4.0 * out : 0.0);
+                    row.prepare = [&x, copies, s] {
+                        copy = (copy + 1) % copies;
+                        quantize_activations_int8(x.data(), 1, s.in, 6.0f, int8_activations);
+                    };
+                    row.run = [&w, &y, s, values](int begin, int end) {
+                        const Int8WeightView view{w.int8.data() + size_t(copy) * values, w.row_scale.data(), s.out, s.in};
+                        gemv_int8(view, s.bias ? w.bias32.data() : nullptr, int8_activations, y.data(), begin, end);
+                    };
+                    break;
+                case 2:
+                case 3: {
+                    bytes = values / 2.0 + blocks + io + (s.bias ? 4.0 * out : 0.0);
+                    const NF4Compute compute = mode == 2 ? NF4Compute::F32 : NF4Compute::F16;
+                    row.prepare = [copies] { copy = (copy + 1) % copies; };
+                    row.run = [&w, &x, &y, s, values, compute](int begin, int end) {
+                        const size_t first_block = size_t(copy) * values / 64;
+                        const NF4WeightView view{w.nibbles.data() + size_t(copy) * values / 2,
+                                                 w.absmax_codes.data() + first_block,
+                                                 w.nested_absmax.data() + first_block / 256,
+                                                 w.dynamic_map.data(), 0.01f, s.out, s.in};
+                        gemv_nf4(view, compute, s.bias ? w.bias32.data() : nullptr, x.data(), y.data(), 1, begin, end);
+                    };
+                    break;
+                }
+                default:
+                    bytes = values / 2.0 + 2.0 * blocks + in + io + (s.bias ? 4.0 * out : 0.0);
+                    row.prepare = [&x, copies, s] {
+                        copy = (copy + 1) % copies;
+                        quantize_activations_int4(x.data(), 1, s.in, int4_activations);
+                    };
+                    row.run = [&w, &y, s, values](int begin, int end) {
+                        const Int4WeightView view{w.nibbles.data() + size_t(copy) * values / 2,
+                                                  w.int4_scales.data() + size_t(copy) * values / 64, s.out, s.in};
+                        gemv_w4a4(view, s.bias ? w.bias32.data() : nullptr, int4_activations, y.data(), begin, end);
+                    };
+            }
+            row.bytes = bytes;
+            mode_rows[size_t(mode)].push_back(rows.size());
+            rows.push_back(row);
+        }
+}
+
+// Per decoded token: the layers' GEMVs, then with the lm_head in fp16 (the default) and in the
+// mode itself (--lm-head quantized), each against fp16.
+void print_linear_summary(const std::vector<Timing>& times, const std::vector<std::vector<size_t>>& mode_rows, int threads) {
+    const char* const modes[] = {"fp16", "int8", "nf4-fp32", "nf4-fp16", "w4a4"};
+    const size_t lm_head = std::size(kLinearShapes) - 1;
+    auto layers = [&](size_t mode) {
+        double total = 0;
+        for (size_t i = 0; i < lm_head; ++i) total += kLinearShapes[i].per_token * times[mode_rows[mode][i]].all_threads;
+        return total;
+    };
+    const double fp16_layers = layers(0), fp16_head = times[mode_rows[0][lm_head]].all_threads;
+    const double fp16_total = fp16_layers + fp16_head;
+    std::printf("linear layers per decoded token, %d threads (ms, and time / fp16 time):\n", threads);
+    std::printf("%-10s %10s %10s %8s %10s %8s\n", "mode", "24 layers", "+fp16 head", "vs fp16", "+own head", "vs fp16");
+    for (size_t mode = 0; mode < mode_rows.size(); ++mode) {
+        const double l = layers(mode), own = l + times[mode_rows[mode][lm_head]].all_threads;
+        std::printf("%-10s %10.2f %10.2f %7.2fx %10.2f %7.2fx\n", modes[mode], l * 1e3, (l + fp16_head) * 1e3,
+                    (l + fp16_head) / fp16_total, own * 1e3, own / fp16_total);
+    }
 }
 
 int run_kernels(const std::vector<std::string>& args) {
@@ -106,45 +287,41 @@ int run_kernels(const std::vector<std::string>& args) {
     const double bandwidth_1 = measure_read_bandwidth(one), bandwidth_n = measure_read_bandwidth(pool);
     std::printf("kernels (CPU twins): read bandwidth %.1f GB/s with 1 thread, %.1f GB/s with %d threads\n",
                 bandwidth_1, bandwidth_n, threads);
-    std::printf("%-18s %-24s %9s %7s %6s %9s %7s %6s\n", "kernel", "shape", "us 1thr", "GB/s", "%bw", "us Nthr",
+    std::printf("%-28s %-16s %9s %7s %6s %9s %7s %6s\n", "kernel", "shape", "us 1thr", "GB/s", "%bw", "us Nthr",
                 "GB/s", "%bw");
 
     const int hidden = 896, inter = 4864, heads = 14, kv_heads = 2, head_dim = 64;
     const int largest_in = inter, largest_out = 151936;  // down_proj input, lm_head rows
-    const std::vector<uint16_t> weights = fp16_values(static_cast<size_t>(largest_out) * hidden, 0.1f);  // shared by all GEMVs
-    const std::vector<uint16_t> bias = fp16_values(static_cast<size_t>(largest_out), 0.1f);
-    std::vector<float> x(static_cast<size_t>(largest_in), 0.5f), y(static_cast<size_t>(largest_out));
+    const LinearWeights linear(static_cast<size_t>(largest_out) * hidden, largest_out);
+    const std::vector<uint16_t>& weights = linear.fp16;  // rmsnorm reads its gain from here
+    std::vector<float> x(static_cast<size_t>(largest_in)), y(static_cast<size_t>(largest_out));
+    uint32_t state = 3;
+    for (float& v : x) v = float(next_random(state) % 2001u) * 1e-3f - 1.0f;
+    x[100] = 20.0f;  // outlier columns of the int8 mode
+    x[500] = -12.0f;
     std::vector<Row> rows;
-    struct Gemv {
-        const char* name;
-        int in, out;
-        bool bias;
-    };
-    for (const Gemv g : {Gemv{"q_proj", hidden, hidden, true}, Gemv{"k_proj/v_proj", hidden, kv_heads * head_dim, true},
-                         Gemv{"gate/up_proj", hidden, inter, false}, Gemv{"down_proj", inter, hidden, false},
-                         Gemv{"lm_head", hidden, largest_out, false}})
-        rows.push_back({std::string("gemv_fp16 ") + g.name, std::to_string(g.out) + "x" + std::to_string(g.in),
-                        2.0 * g.in * g.out + 4.0 * g.in + 4.0 * g.out + (g.bias ? 2.0 * g.out : 0.0), g.out,
-                        [&, g](int begin, int end) {
-                            fastvlm::cpu::gemv_fp16(weights.data(), g.bias ? bias.data() : nullptr, x.data(), y.data(),
-                                                    1, g.in, g.out, begin, end);
-                        }});
+    std::vector<std::vector<size_t>> mode_rows;
+    add_linear_rows(rows, linear, x, y, mode_rows);
+    const size_t linear_rows = rows.size();
 
     std::vector<float> norm_in(static_cast<size_t>(hidden), 1.5f), norm_out(static_cast<size_t>(hidden));
     rows.push_back({"rmsnorm", "1x896", 4.0 * hidden * 2 + 2.0 * hidden, 1, [&](int begin, int end) {
                         fastvlm::cpu::rmsnorm(norm_in.data(), weights.data(), norm_out.data(), end - begin, hidden, 1e-6f);
-                    }});
+                    },
+                    {}});
     std::vector<float> q(static_cast<size_t>(heads * head_dim), 0.25f), k(static_cast<size_t>(kv_heads * head_dim), 0.25f);
     const int position = 1000;
     rows.push_back({"rope", "q 14x64, k 2x64", 8.0 * (heads + kv_heads) * head_dim, 1, [&](int, int) {
                         fastvlm::cpu::rope(q.data(), &position, 1, heads, head_dim, 1e6f);
                         fastvlm::cpu::rope(k.data(), &position, 1, kv_heads, head_dim, 1e6f);
-                    }});
+                    },
+                    {}});
     std::vector<float> gate(static_cast<size_t>(inter), 0.3f), up(static_cast<size_t>(inter), 0.7f), gated(static_cast<size_t>(inter));
     rows.push_back({"silu_gate", "4864", 12.0 * inter, inter, [&](int begin, int end) {
                         fastvlm::cpu::silu_gate(gate.data() + begin, up.data() + begin, gated.data() + begin,
                                                 static_cast<size_t>(end - begin));
-                    }});
+                    },
+                    {}});
     const int max_kv = 4096;
     const std::vector<uint16_t> k_cache = fp16_values(static_cast<size_t>(max_kv) * kv_heads * head_dim, 1.0f);
     const std::vector<uint16_t> v_cache = fp16_values(static_cast<size_t>(max_kv) * kv_heads * head_dim, 1.0f);
@@ -155,9 +332,15 @@ int run_kernels(const std::vector<std::string>& args) {
                         [&, kv_len](int begin, int end) {
                             fastvlm::cpu::attention_decode(q.data(), k_cache.data(), v_cache.data(), attn_out.data(),
                                                            kv_len, heads, kv_heads, head_dim, 0.125f, begin, end);
-                        }});
-    for (const Row& row : rows) print_row(row, pool, repeats, bandwidth_1, bandwidth_n);
-    std::printf("(rmsnorm and rope of one token are not split: the N-thread column adds only the pool's dispatch)\n");
+                        },
+                        {}});
+    std::vector<Timing> times;
+    for (size_t i = 0; i < rows.size(); ++i) {
+        if (i == linear_rows) std::printf("\n");
+        times.push_back(print_row(rows[i], pool, repeats, bandwidth_1, bandwidth_n));
+    }
+    std::printf("(rmsnorm and rope of one token are not split: the N-thread column adds only the pool's dispatch)\n\n");
+    print_linear_summary(times, mode_rows, threads);
 
 #if defined(FASTVLM_BENCH_GPU)
     return bench::run_gpu_kernels(repeats);

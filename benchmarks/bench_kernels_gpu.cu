@@ -5,6 +5,14 @@
 // Each measurement captures `repeats` back-to-back calls in a CUDA graph and reports the best
 // of five replays divided by `repeats`, so launch overhead (which a decode loop also removes
 // with graphs) does not hide kernel time. GB/s counts every operand byte once.
+//
+// The linear layers (every GEMV shape of Qwen2-0.5B in every weight mode) get their own table:
+// our kernel, the roofline (its bytes at the measured bandwidth), cuBLASLt fp16 on the same
+// shape (the baseline every mode has to beat) and, for int8, cuBLASLt's int8 matmul (int32
+// out: the integer product alone, no quantization or dequantization, where it supports an
+// n = 1 matmul). The int8 and w4a4 times include their activation-quantization kernel, as each
+// layer call pays it. Weights rotate through as many copies as span twice the L2 cache, so
+// every call streams them from DRAM as a decode step does instead of hitting a warm L2.
 #include "benchmarks/bench_kernels_gpu.h"
 
 #include <cublasLt.h>
@@ -18,6 +26,9 @@
 
 #include "cuda/attention_decode.cuh"
 #include "cuda/gemv_fp16.cuh"
+#include "cuda/gemv_int8.cuh"
+#include "cuda/gemv_nf4.cuh"
+#include "cuda/gemv_w4a4.cuh"
 #include "cuda/rmsnorm.cuh"
 #include "cuda/rope.cuh"
 #include "cuda/silu_gate.cuh"
@@ -189,6 +200,269 @@ void print_row(const std::string& kernel, const std::string& shape, double bytes
         std::printf(" %9s %8s %6s %9s\n", "-", "-", "-", "-");
 }
 
+
+// ---------------------------------------------------------------- linear layers, every mode
+
+// Deterministic pseudo-random bits of element i (a 64-bit mix, one per element).
+__device__ __forceinline__ uint32_t hash_bits(uint64_t i, uint32_t seed) {
+    uint64_t z = i * 0x9e3779b97f4a7c15ull + seed;
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+    return uint32_t(z >> 32);
+}
+
+__global__ void fill_bytes_kernel(uint8_t* p, size_t n, uint32_t seed) {
+    for (size_t i = size_t(blockIdx.x) * blockDim.x + threadIdx.x; i < n; i += size_t(gridDim.x) * blockDim.x)
+        p[i] = uint8_t(hash_bits(i, seed));
+}
+
+// Values uniform in [low, high).
+__global__ void fill_float_kernel(float* p, size_t n, float low, float high, uint32_t seed) {
+    for (size_t i = size_t(blockIdx.x) * blockDim.x + threadIdx.x; i < n; i += size_t(gridDim.x) * blockDim.x)
+        p[i] = low + (high - low) * float(hash_bits(i, seed) >> 8) * (1.0f / 16777216.0f);
+}
+
+__global__ void fill_half_kernel(__half* p, size_t n, float low, float high, uint32_t seed) {
+    for (size_t i = size_t(blockIdx.x) * blockDim.x + threadIdx.x; i < n; i += size_t(gridDim.x) * blockDim.x)
+        p[i] = __float2half_rn(low + (high - low) * float(hash_bits(i, seed) >> 8) * (1.0f / 16777216.0f));
+}
+
+const dim3 kFillGrid(1024), kFillBlock(256);
+
+void fill_random(uint8_t* p, size_t n, uint32_t seed) {
+    fastvlm::gpu::launch("fill_bytes", fill_bytes_kernel, kFillGrid, kFillBlock, 0, nullptr, p, n, seed);
+}
+void fill_random(int8_t* p, size_t n, uint32_t seed) { fill_random(reinterpret_cast<uint8_t*>(p), n, seed); }
+void fill_random(float* p, size_t n, float low, float high, uint32_t seed) {
+    fastvlm::gpu::launch("fill_float", fill_float_kernel, kFillGrid, kFillBlock, 0, nullptr, p, n, low, high, seed);
+}
+void fill_random(__half* p, size_t n, float low, float high, uint32_t seed) {
+    fastvlm::gpu::launch("fill_half", fill_half_kernel, kFillGrid, kFillBlock, 0, nullptr, p, n, low, high, seed);
+}
+
+// `copies` copies of one operand of `per_copy` elements, each starting 256-byte aligned (the
+// kernels' vector paths need 16); call i uses copy i % copies.
+template <typename T>
+class Rotating {
+public:
+    Rotating(size_t per_copy, int copies)
+        : per_copy_((per_copy * sizeof(T) + 255) / 256 * 256 / sizeof(T)), copies_(copies),
+          data_(per_copy_ * size_t(copies)) {}
+    T* at(int call) const { return data_.get() + size_t(call % copies_) * per_copy_; }
+    T* all() const { return data_.get(); }
+    size_t count() const { return data_.count(); }
+
+private:
+    size_t per_copy_;
+    int copies_;
+    DeviceArray<T> data_;
+};
+
+// Copies of a weight of `bytes` that together span twice the L2 cache (at least one). A graph
+// then captures at least that many calls, so no replay finds the previous one's weights in L2.
+int rotation_copies(double bytes, size_t l2_bytes) {
+    return std::max(1, std::min(4096, int(std::ceil(2.0 * double(l2_bytes) / bytes))));
+}
+
+// y = W x through cuBLASLt's int8 matmul (int32 accumulate and output): W [out, in] row-major
+// int8 is the column-major [in, out] matrix A, used transposed (the "TN" layout int8 needs).
+// Unavailable when no algorithm takes the shape.
+class LtGemvInt8 {
+public:
+    LtGemvInt8(cublasLtHandle_t handle, int in, int out, void* workspace, size_t workspace_bytes)
+        : handle_(handle), workspace_(workspace), workspace_bytes_(workspace_bytes) {
+        BENCH_CUBLAS(cublasLtMatmulDescCreate(&op_, CUBLAS_COMPUTE_32I, CUDA_R_32I));
+        const cublasOperation_t transpose = CUBLAS_OP_T, keep = CUBLAS_OP_N;
+        BENCH_CUBLAS(cublasLtMatmulDescSetAttribute(op_, CUBLASLT_MATMUL_DESC_TRANSA, &transpose, sizeof transpose));
+        BENCH_CUBLAS(cublasLtMatmulDescSetAttribute(op_, CUBLASLT_MATMUL_DESC_TRANSB, &keep, sizeof keep));
+        BENCH_CUBLAS(cublasLtMatrixLayoutCreate(&a_, CUDA_R_8I, uint64_t(in), uint64_t(out), int64_t(in)));
+        BENCH_CUBLAS(cublasLtMatrixLayoutCreate(&b_, CUDA_R_8I, uint64_t(in), 1, int64_t(in)));
+        BENCH_CUBLAS(cublasLtMatrixLayoutCreate(&c_, CUDA_R_32I, uint64_t(out), 1, int64_t(out)));
+        cublasLtMatmulPreference_t preference;
+        BENCH_CUBLAS(cublasLtMatmulPreferenceCreate(&preference));
+        BENCH_CUBLAS(cublasLtMatmulPreferenceSetAttribute(preference, CUBLASLT_MATMUL_PREF_MAX_WORKSPACE_BYTES,
+                                                          &workspace_bytes_, sizeof workspace_bytes_));
+        int found = 0;
+        const cublasStatus_t status =
+            cublasLtMatmulAlgoGetHeuristic(handle_, op_, a_, b_, c_, c_, preference, 1, &heuristic_, &found);
+        cublasLtMatmulPreferenceDestroy(preference);
+        available_ = status == CUBLAS_STATUS_SUCCESS && found > 0;
+    }
+    ~LtGemvInt8() {
+        cublasLtMatrixLayoutDestroy(c_);
+        cublasLtMatrixLayoutDestroy(b_);
+        cublasLtMatrixLayoutDestroy(a_);
+        cublasLtMatmulDescDestroy(op_);
+    }
+    LtGemvInt8(const LtGemvInt8&) = delete;
+    LtGemvInt8& operator=(const LtGemvInt8&) = delete;
+
+    bool available() const { return available_; }
+    void run(const int8_t* w, const int8_t* x, int32_t* y, cudaStream_t stream) const {
+        const int32_t alpha = 1, beta = 0;
+        BENCH_CUBLAS(cublasLtMatmul(handle_, op_, &alpha, w, a_, x, b_, &beta, y, c_, y, c_, &heuristic_.algo,
+                                    workspace_, workspace_bytes_, stream));
+    }
+
+private:
+    cublasLtHandle_t handle_;
+    cublasLtMatmulDesc_t op_ = nullptr;
+    cublasLtMatrixLayout_t a_ = nullptr, b_ = nullptr, c_ = nullptr;
+    cublasLtMatmulHeuristicResult_t heuristic_{};
+    void* workspace_;
+    size_t workspace_bytes_;
+    bool available_ = false;
+};
+
+struct LinearShape {
+    const char* layer;
+    int out, in;
+    bool bias;
+};
+
+std::string format_or_dash(double value, const char* format) {
+    if (value < 0) return "-";
+    char text[32];
+    std::snprintf(text, sizeof text, format, value);
+    return text;
+}
+
+// One row of the linear-layer table; negative times and differences print as "-".
+void print_linear_row(const char* mode, const LinearShape& g, double bytes, double us, double bandwidth,
+                      double lt_f16_us, double lt_i8_us = -1.0, float difference = -1.0f) {
+    const double gbs = bytes / us / 1e3, roofline_us = bytes / bandwidth / 1e3;
+    const std::string shape = std::to_string(g.out) + "x" + std::to_string(g.in);
+    std::printf("%-9s %-14s %-11s %8.2f %9.2f %8.1f %5.0f%% %9.2f %9s %6s %9s %9s\n", mode, g.layer, shape.c_str(),
+                bytes / 1e6, us, gbs, 100.0 * gbs / bandwidth, roofline_us, format_or_dash(lt_f16_us, "%.2f").c_str(),
+                format_or_dash(lt_f16_us < 0 ? -1.0 : lt_f16_us / us, "%.2fx").c_str(),
+                format_or_dash(lt_i8_us, "%.2f").c_str(), format_or_dash(double(difference), "%.3g").c_str());
+}
+
+// Every GEMV shape of the model in every weight mode against cuBLASLt and the roofline.
+void run_linear_table(cudaStream_t stream, int repeats, double bandwidth, size_t l2_bytes, cublasLtHandle_t lt,
+                      void* lt_workspace, size_t lt_workspace_bytes) {
+    const int hidden = 896, inter = 4864, vocab = 151936;
+    const LinearShape shapes[] = {{"q_proj", hidden, hidden, true},  {"k_proj/v_proj", 128, hidden, true},
+                                  {"o_proj", hidden, hidden, false}, {"gate/up_proj", inter, hidden, false},
+                                  {"down_proj", hidden, inter, false}, {"lm_head", vocab, hidden, false}};
+    std::printf("\nlinear layers, batch 1 (MB: bytes per call; roofline: MB at the measured bandwidth; "
+                "x Lt: cuBLASLt fp16 time / ours)\n");
+    std::printf("%-9s %-14s %-11s %8s %9s %8s %6s %9s %9s %6s %9s %9s\n", "mode", "layer", "shape", "MB", "us", "GB/s",
+                "%bw", "roofline", "Lt fp16", "x Lt", "Lt int8", "max|diff|");
+
+    // Operands that do not rotate: the activation row (with four outlier columns for LLM.int8),
+    // the bias, the outputs, the NF4 second-level tables and the activation workspaces.
+    DeviceArray<__half> x(static_cast<size_t>(inter)), bias(static_cast<size_t>(vocab)), y(static_cast<size_t>(vocab)),
+        y_lt(static_cast<size_t>(vocab));
+    DeviceArray<int32_t> y_i32(static_cast<size_t>(vocab));
+    fill_random(x.get(), x.count(), -1.0f, 1.0f, 11);
+    fill_random(bias.get(), bias.count(), -0.1f, 0.1f, 12);
+    const __half outlier = __float2half_rn(8.0f);
+    for (int k : {17, 301, 555, 890}) FASTVLM_CUDA_CHECK(cudaMemcpy(x.get() + k, &outlier, 2, cudaMemcpyHostToDevice));
+    DeviceArray<unsigned char> int8_workspace(fastvlm::gpu::int8_activation_workspace_bytes(inter)),
+        int4_workspace(fastvlm::gpu::int4_activation_workspace_bytes(inter));
+    const size_t max_blocks = size_t(vocab) * hidden / 64;
+    DeviceArray<float> nested_absmax((max_blocks + 255) / 256), dynamic_map(256);
+    fill_random(nested_absmax.get(), nested_absmax.count(), 0.01f, 0.05f, 13);
+    fill_random(dynamic_map.get(), dynamic_map.count(), -1.0f, 1.0f, 14);
+
+    for (const LinearShape& g : shapes) {
+        const size_t n = size_t(g.out), k = size_t(g.in), nk = n * k;
+        const __half* b = g.bias ? bias.get() : nullptr;
+        const double io_bytes = 2.0 * double(k) + 2.0 * double(n) + (g.bias ? 2.0 * double(n) : 0.0);
+
+        // fp16 (W16A16), and cuBLASLt fp16 on the same weights: the baseline of every mode.
+        double lt_f16_us = -1.0;
+        {
+            const double bytes = 2.0 * double(nk) + io_bytes;
+            const int copies = rotation_copies(2.0 * double(nk), l2_bytes), calls = std::max(repeats, copies);
+            Rotating<__half> w(nk, copies);
+            fill_random(w.all(), w.count(), -0.05f, 0.05f, 21);
+            int call = 0;
+            const double us = time_us(stream, calls, [&](cudaStream_t s) {
+                fastvlm::gpu::gemv_fp16(w.at(call++), b, x.get(), y.get(), g.in, g.out, s);
+            });
+            LtGemv reference(lt, g.in, g.out, b, lt_workspace, lt_workspace_bytes);
+            float difference = -1.0f;
+            if (reference.available()) {
+                int lt_call = 0;  // the same number of calls, so both end on the same copy
+                lt_f16_us = time_us(stream, calls, [&](cudaStream_t s) {
+                    reference.run(w.at(lt_call++), x.get(), y_lt.get(), s);
+                });
+                difference = max_abs_difference(y.get(), y_lt.get(), n);
+            }
+            print_linear_row("fp16", g, bytes, us, bandwidth, lt_f16_us, -1.0, difference);
+        }
+
+        // LLM.int8 (W8A8 + fp16 outliers): activation quantization + int8 GEMV.
+        {
+            const double bytes = double(nk) + 4.0 * double(n) + io_bytes;
+            const int copies = rotation_copies(double(nk), l2_bytes), calls = std::max(repeats, copies);
+            Rotating<int8_t> codes(nk, copies);
+            Rotating<float> row_scale(n, copies);
+            fill_random(codes.all(), codes.count(), 31);
+            fill_random(row_scale.all(), row_scale.count(), 0.01f, 0.1f, 32);
+            const fastvlm::gpu::Int8Activation a = fastvlm::gpu::int8_activation(int8_workspace.get(), g.in);
+            int call = 0;
+            const double us = time_us(stream, calls, [&](cudaStream_t s) {
+                const int c = call++;
+                fastvlm::gpu::quantize_activation_int8(x.get(), 6.0f, a, s);
+                fastvlm::gpu::gemv_int8({codes.at(c), row_scale.at(c), g.out, g.in}, b, x.get(), a, y.get(), s);
+            });
+            LtGemvInt8 reference(lt, g.in, g.out, lt_workspace, lt_workspace_bytes);
+            double lt_i8_us = -1.0;
+            if (reference.available()) {
+                int lt_call = 0;
+                lt_i8_us = time_us(stream, calls, [&](cudaStream_t s) {
+                    reference.run(codes.at(lt_call++), a.codes, y_i32.get(), s);
+                });
+            }
+            print_linear_row("int8", g, bytes, us, bandwidth, lt_f16_us, lt_i8_us);
+        }
+
+        // NF4 with double-quantized scales, dequantized in fp32 (W4A32) and in fp16 (W4A16).
+        {
+            const size_t blocks = (nk + 63) / 64;
+            const double bytes = double(nk) / 2.0 + double(blocks) + 4.0 * double((blocks + 255) / 256) + 1024.0 + io_bytes;
+            const int copies = rotation_copies(double(nk) / 2.0, l2_bytes), calls = std::max(repeats, copies);
+            Rotating<uint8_t> codes((nk + 1) / 2, copies), absmax_codes(blocks, copies);
+            fill_random(codes.all(), codes.count(), 41);
+            fill_random(absmax_codes.all(), absmax_codes.count(), 42);
+            for (const auto compute : {fastvlm::gpu::NF4Compute::F32, fastvlm::gpu::NF4Compute::F16}) {
+                int call = 0;
+                const double us = time_us(stream, calls, [&](cudaStream_t s) {
+                    const int c = call++;
+                    const fastvlm::gpu::NF4Weight w{codes.at(c), absmax_codes.at(c), nested_absmax.get(),
+                                                    dynamic_map.get(), 0.03f, g.out, g.in};
+                    fastvlm::gpu::gemv_nf4(w, compute, b, x.get(), y.get(), s);
+                });
+                print_linear_row(compute == fastvlm::gpu::NF4Compute::F32 ? "nf4-fp32" : "nf4-fp16", g, bytes, us,
+                                 bandwidth, lt_f16_us);
+            }
+        }
+
+        // W4A4: activation quantization + int4 x int4 GEMV.
+        {
+            const size_t groups = (k + 63) / 64;
+            const double bytes = double(nk) / 2.0 + 2.0 * double(n * groups) + io_bytes;
+            const int copies = rotation_copies(double(nk) / 2.0, l2_bytes), calls = std::max(repeats, copies);
+            Rotating<uint8_t> codes((nk + 1) / 2, copies);
+            Rotating<__half> scales(n * groups, copies);
+            fill_random(codes.all(), codes.count(), 51);
+            fill_random(scales.all(), scales.count(), 0.001f, 0.01f, 52);
+            const fastvlm::gpu::Int4Activation a = fastvlm::gpu::int4_activation(int4_workspace.get(), g.in);
+            int call = 0;
+            const double us = time_us(stream, calls, [&](cudaStream_t s) {
+                const int c = call++;
+                fastvlm::gpu::quantize_activation_int4(x.get(), a, s);
+                fastvlm::gpu::gemv_w4a4({codes.at(c), scales.at(c), g.out, g.in}, b, a, y.get(), s);
+            });
+            print_linear_row("w4a4", g, bytes, us, bandwidth, lt_f16_us);
+        }
+    }
+    std::printf("\n");
+}
+
 }  // namespace
 
 int run_gpu_kernels(int repeats) {
@@ -207,42 +481,17 @@ int run_gpu_kernels(int repeats) {
         const double bandwidth = measure_bandwidth(stream, props.multiProcessorCount);
         std::printf("kernels (GPU): %s, read bandwidth %.0f GB/s measured with a streaming-read kernel\n", props.name,
                     bandwidth);
-        std::printf("%-18s %-24s %9s %8s %6s %9s %8s %6s %9s\n", "kernel", "shape", "us", "GB/s", "%bw", "cuBLASLt",
-                    "GB/s", "%bw", "max|diff|");
-
-        const int hidden = 896, inter = 4864, heads = 14, kv_heads = 2, head_dim = 64, vocab = 151936;
-        DeviceArray<__half> weights(static_cast<size_t>(vocab) * hidden), bias(static_cast<size_t>(vocab)), x(static_cast<size_t>(inter)),
-            y(static_cast<size_t>(vocab)), y_lt(static_cast<size_t>(vocab));
-        fill_fp16(weights.get(), weights.count(), 0.1f);
-        fill_fp16(bias.get(), bias.count(), 0.1f);
-        fill_fp16(x.get(), x.count(), 1.0f);
         cublasLtHandle_t lt;
         BENCH_CUBLAS(cublasLtCreate(&lt));
         const size_t workspace_bytes = static_cast<size_t>(32) << 20;
         DeviceArray<unsigned char> workspace(workspace_bytes);
-        struct Gemv {
-            const char* name;
-            int in, out;
-            bool bias;
-        };
-        for (const Gemv g : {Gemv{"q_proj", hidden, hidden, true}, Gemv{"k_proj/v_proj", hidden, kv_heads * head_dim, true},
-                             Gemv{"gate/up_proj", hidden, inter, false}, Gemv{"down_proj", inter, hidden, false},
-                             Gemv{"lm_head", hidden, vocab, false}}) {
-            const __half* b = g.bias ? bias.get() : nullptr;
-            const double bytes = 2.0 * g.in * g.out + 2.0 * g.in + 2.0 * g.out + (g.bias ? 2.0 * g.out : 0.0);
-            const double us = time_us(stream, repeats, [&](cudaStream_t s) {
-                fastvlm::gpu::gemv_fp16(weights.get(), b, x.get(), y.get(), g.in, g.out, s);
-            });
-            LtGemv reference(lt, g.in, g.out, b, workspace.get(), workspace_bytes);
-            double lt_us = -1.0;
-            float difference = -1.0f;
-            if (reference.available()) {
-                lt_us = time_us(stream, repeats, [&](cudaStream_t s) { reference.run(weights.get(), x.get(), y_lt.get(), s); });
-                difference = max_abs_difference(y.get(), y_lt.get(), static_cast<size_t>(g.out));
-            }
-            print_row(std::string("gemv_fp16 ") + g.name, std::to_string(g.out) + "x" + std::to_string(g.in), bytes, us,
-                      bandwidth, lt_us, difference);
-        }
+        run_linear_table(stream, repeats, bandwidth, size_t(props.l2CacheSize), lt, workspace.get(), workspace_bytes);
+
+        std::printf("%-18s %-24s %9s %8s %6s %9s %8s %6s %9s\n", "kernel", "shape", "us", "GB/s", "%bw", "cuBLASLt",
+                    "GB/s", "%bw", "max|diff|");
+        const int hidden = 896, inter = 4864, heads = 14, kv_heads = 2, head_dim = 64;
+        DeviceArray<__half> weights(static_cast<size_t>(hidden));  // the RMSNorm weight
+        fill_fp16(weights.get(), weights.count(), 0.1f);
 
         DeviceArray<__half> act(static_cast<size_t>(256) * hidden), act_out(static_cast<size_t>(256) * hidden);
         fill_fp16(act.get(), act.count(), 2.0f);

@@ -94,4 +94,4 @@ int run_pretokenize(const std::vector<std::string>& args) {
 
 }  // namespace
 
-BENCH_COMMAND("pretokenize", "Qwen2 pre-tokenizer split and NFC throughput (MB/s) [FILE]", run_pretokenize, true);
+BENCH_COMMAND("pretokenize", "Qwen2 pre-tokenizer split and NFC throughput (MB/s) [FILE]", run_pretokenize, false);

@@ -107,4 +107,4 @@ int run_tokenizer(const std::vector<std::string>& args) {
 
 }  // namespace
 
-BENCH_COMMAND("tokenizer", "tokenizer encode/decode throughput (MB/s, tokens/s) [TOKENIZER_JSON]", run_tokenizer, true);
+BENCH_COMMAND("tokenizer", "tokenizer encode/decode throughput (MB/s, tokens/s) [TOKENIZER_JSON]", run_tokenizer, false);

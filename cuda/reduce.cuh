@@ -9,6 +9,13 @@ __device__ __forceinline__ float warp_sum(float v) {
     return v;
 }
 
+// Integer sums are exact, so every lane gets the same value whatever the order.
+__device__ __forceinline__ int warp_sum(int v) {
+#pragma unroll
+    for (int offset = 16; offset > 0; offset >>= 1) v += __shfl_xor_sync(0xffffffffu, v, offset);
+    return v;
+}
+
 __device__ __forceinline__ float warp_max(float v) {
 #pragma unroll
     for (int offset = 16; offset > 0; offset >>= 1) v = fmaxf(v, __shfl_xor_sync(0xffffffffu, v, offset));

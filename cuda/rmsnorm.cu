@@ -5,12 +5,19 @@
 // again from the cache. Rows whose length is not a multiple of eight, or unaligned pointers,
 // take a scalar loop.
 //
+// rmsnorm_f32, the backend's form on fp32 rows: the same block per row with a scalar,
+// coalesced loop (blocks step over the rows beyond a capped grid), the weight widened from
+// F32, F16 or BF16.
+//
 // Roofline: 2 * dim * 2 bytes read + written per token plus the weight: a few KB for Qwen2
-// (dim 896); latency, not bandwidth, bounds a single token.
+// (dim 896); latency, not bandwidth, bounds a single token. Twice that for fp32 rows.
 #include "cuda/rmsnorm.cuh"
+
+#include <algorithm>
 
 #include "cuda/reduce.cuh"
 #include "cuda/vec.cuh"
+#include "cuda/widen.cuh"
 
 namespace fastvlm::gpu {
 namespace {
@@ -51,7 +58,36 @@ __global__ void __launch_bounds__(kThreads)
     }
 }
 
+constexpr unsigned kMaxBlocks = 1024;
+
+template <DType W>
+__global__ void __launch_bounds__(kThreads)
+    rmsnorm_f32_kernel(const float* x, const void* __restrict__ weight, float* y, int rows, int dim, float eps) {
+    for (int r = int(blockIdx.x); r < rows; r += int(gridDim.x)) {  // the same trip count for the whole block
+        const float* x_row = x + size_t(r) * size_t(dim);
+        float* y_row = y + size_t(r) * size_t(dim);
+        float sum_sq = 0.0f;
+        for (int i = int(threadIdx.x); i < dim; i += kThreads) sum_sq = fmaf(x_row[i], x_row[i], sum_sq);
+        // Each thread rewrites only the elements it read, so y may alias x.
+        const float inv_rms = 1.0f / sqrtf(block_sum(sum_sq) / float(dim) + eps);
+        for (int i = int(threadIdx.x); i < dim; i += kThreads)
+            y_row[i] = x_row[i] * inv_rms * widen<W>(weight, size_t(i));
+    }
+}
+
 }  // namespace
+
+void rmsnorm_f32(const float* x, const void* weight, DType w_dtype, float* y, int rows, int dim, float eps,
+                 cudaStream_t stream) {
+    if (rows < 0 || dim <= 0) fail("rmsnorm_f32", "bad shape: rows ", rows, ", dim ", dim);
+    if (!(eps >= 0.0f)) fail("rmsnorm_f32", "eps ", eps, " is not a non-negative number");
+    with_float_dtype(w_dtype, "rmsnorm_f32", "weight", [&](auto tag) {
+        if (rows == 0) return;
+        const dim3 grid(std::min<unsigned>(unsigned(rows), kMaxBlocks));
+        launch("rmsnorm_f32", rmsnorm_f32_kernel<decltype(tag)::value>, grid, dim3(kThreads), 0, stream, x, weight, y,
+               rows, dim, eps);
+    });
+}
 
 void rmsnorm(const __half* x, const __half* weight, __half* y, int n_tokens, int dim, float eps, cudaStream_t stream) {
     if (n_tokens < 0 || dim <= 0) fail("rmsnorm", "bad shape: n_tokens ", n_tokens, ", dim ", dim);

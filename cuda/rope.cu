@@ -6,9 +6,15 @@
 // product with the position) and sincosf is the accurate one: positions reach thousands of
 // radians, where the fast intrinsics lose the phase.
 //
+// rope_f32 rotates one fp32 tensor: one block per row (blocks step over the rows beyond a
+// capped grid); the block first fills a table of the row's cos and sin per pair in shared
+// memory, so each angle is computed once and not once per head.
+//
 // Roofline: (n_heads + n_kv_heads) * head_dim * 4 bytes per token (read and write): tiny;
-// it exists as a kernel to keep q and k on the device.
+// it exists as a kernel to keep q and k on the device. Twice that for fp32.
 #include "cuda/rope.cuh"
+
+#include <algorithm>
 
 namespace fastvlm::gpu {
 namespace {
@@ -33,7 +39,45 @@ __global__ void __launch_bounds__(kThreads)
     }
 }
 
+constexpr unsigned kMaxBlocks = 1024;
+constexpr int kMaxHeadDim = 8192;  // the cos and sin table: 4 * head_dim bytes of shared memory
+
+__global__ void __launch_bounds__(kThreads)
+    rope_f32_kernel(float* x, const int* __restrict__ positions, int rows, int heads, int head_dim, float theta) {
+    FASTVLM_DYNAMIC_SHARED(float, table);  // [2, half]: cos, then sin
+    const int half = head_dim / 2;
+    for (int r = int(blockIdx.x); r < rows; r += int(gridDim.x)) {  // the same trip count for the whole block
+        const float position = float(positions[r]);
+        for (int pair = int(threadIdx.x); pair < half; pair += kThreads) {
+            const float inv_freq = 1.0f / powf(theta, float(2 * pair) / float(head_dim));
+            sincosf(position * inv_freq, &table[half + pair], &table[pair]);
+        }
+        __syncthreads();
+        float* row = x + size_t(r) * size_t(heads) * size_t(head_dim);
+        for (int i = int(threadIdx.x); i < heads * half; i += kThreads) {
+            const int pair = i % half;
+            float* v = row + size_t(i / half) * size_t(head_dim);
+            const float c = table[pair], s = table[half + pair];
+            const float a = v[pair], b = v[pair + half];
+            v[pair] = a * c - b * s;
+            v[pair + half] = b * c + a * s;
+        }
+        __syncthreads();  // the table is refilled for the next row
+    }
+}
+
 }  // namespace
+
+void rope_f32(float* x, const int* positions, int rows, int heads, int head_dim, float theta, cudaStream_t stream) {
+    if (rows < 0 || heads <= 0 || head_dim <= 0 || head_dim % 2 != 0 || head_dim > kMaxHeadDim)
+        fail("rope_f32", "bad shape: rows ", rows, ", heads ", heads, ", head_dim ", head_dim,
+             " (head_dim must be even and at most ", kMaxHeadDim, ")");
+    if (!(theta > 0.0f)) fail("rope_f32", "theta ", theta, " is not positive");
+    if (rows == 0) return;
+    const dim3 grid(std::min<unsigned>(unsigned(rows), kMaxBlocks));
+    launch("rope_f32", rope_f32_kernel, grid, dim3(kThreads), size_t(head_dim) * sizeof(float), stream, x, positions,
+           rows, heads, head_dim, theta);
+}
 
 void rope(__half* q, __half* k, const int* positions, int n_tokens, int n_heads, int n_kv_heads, int head_dim,
           float theta, cudaStream_t stream) {

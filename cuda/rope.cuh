@@ -12,4 +12,9 @@ namespace fastvlm::gpu {
 void rope(__half* q, __half* k, const int* positions, int n_tokens, int n_heads, int n_kv_heads, int head_dim,
           float theta, cudaStream_t stream);
 
+// The same rotation of one fp32 tensor in place (the backend's rope, called for q and for k):
+//   x         [rows, heads * head_dim] f32
+//   positions [rows] int32 >= 0, device memory (checked by the caller: the kernel cannot fail)
+void rope_f32(float* x, const int* positions, int rows, int heads, int head_dim, float theta, cudaStream_t stream);
+
 }  // namespace fastvlm::gpu

@@ -4,11 +4,29 @@
 
 namespace fastvlm {
 
-FastVLM::FastVLM(Backend& backend, const ModelFiles& files) : backend_(backend), config_(files.config()) {
+ModelModes ModelModes::for_mode(WeightMode mode, bool quantize_lm_head, bool quantize_projector) {
+    ModelModes m;
+    const WeightMode plain = mode == WeightMode::Reference ? WeightMode::Reference : WeightMode::F16;
+    m.llm = mode;
+    m.lm_head = quantize_lm_head ? mode : plain;
+    m.projector = quantize_projector ? mode : plain;
+    return m;
+}
+
+FastVLM::FastVLM(Backend& backend, const ModelFiles& files, const ModelModes& modes)
+    : backend_(backend), config_(files.config()), modes_(modes) {
     const WeightLookup weights = lookup_in(files);
+    const MemoryStats before = backend.memory();
     vision_ = std::make_unique<FastViTHD>(backend, config_.vision, weights);
-    projector_ = std::make_unique<Projector>(backend, config_, weights);
-    language_model_ = std::make_unique<Qwen2>(backend, config_.text, weights);
+    const MemoryStats after = backend.memory();
+    projector_ = std::make_unique<Projector>(backend, config_, weights, modes.projector);
+    // The tower's weights: what the backend copied or mapped for it (some are folded at load).
+    vision_weight_bytes_ = (after.current_bytes + after.mapped_bytes) - (before.current_bytes + before.mapped_bytes) +
+                           projector_->weight_bytes();
+    Qwen2Modes llm_modes;
+    llm_modes.layers = modes.llm;
+    llm_modes.lm_head = modes.lm_head;
+    language_model_ = std::make_unique<Qwen2>(backend, config_.text, weights, llm_modes);
 }
 
 Tensor FastVLM::encode_image(const std::vector<float>& pixels, const VisionTap& tap) {

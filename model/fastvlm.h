@@ -13,10 +13,21 @@
 
 namespace fastvlm {
 
+// The weight modes of the parts (runtime/weight_mode.h). The default is the CPU reference:
+// weights as stored, fp32 activations.
+struct ModelModes {
+    WeightMode llm = WeightMode::Reference;        // the seven linear layers of every Qwen2 layer
+    WeightMode lm_head = WeightMode::Reference;
+    WeightMode projector = WeightMode::Reference;
+    // The usual setting for a mode: lm_head in fp16 unless `quantize_lm_head`, projector in fp16
+    // unless `quantize_projector` (the vision tower's convolutions always run as stored).
+    static ModelModes for_mode(WeightMode mode, bool quantize_lm_head = false, bool quantize_projector = false);
+};
+
 class FastVLM {
 public:
     // Loads every weight of `files` onto `backend`; `files` must outlive this object.
-    FastVLM(Backend& backend, const ModelFiles& files);
+    FastVLM(Backend& backend, const ModelFiles& files, const ModelModes& modes = {});
 
     const ModelConfig& config() const { return config_; }
     int image_size() const { return config_.vision.image_size; }
@@ -36,10 +47,16 @@ public:
     FastViTHD& vision() { return *vision_; }
     Projector& projector() { return *projector_; }
     Qwen2& language_model() { return *language_model_; }
+    const ModelModes& modes() const { return modes_; }
+    // Weight bytes held by the backend: the vision tower and projector, and the language model.
+    size_t vision_weight_bytes() const { return vision_weight_bytes_; }
+    size_t llm_weight_bytes() const { return language_model_->weight_bytes(); }
 
 private:
     Backend& backend_;
     ModelConfig config_;
+    ModelModes modes_;
+    size_t vision_weight_bytes_ = 0;
     std::unique_ptr<FastViTHD> vision_;
     std::unique_ptr<Projector> projector_;
     std::unique_ptr<Qwen2> language_model_;

@@ -1,5 +1,6 @@
 #include "model/qwen2.h"
 
+#include "model/linear.h"
 #include "runtime/error.h"
 
 namespace fastvlm {
@@ -11,7 +12,21 @@ Tensor Qwen2::load(const std::string& name, const std::vector<int64_t>& shape) {
     return backend_.weight(t);
 }
 
-Qwen2::Qwen2(Backend& backend, const TextConfig& config, const WeightLookup& weights)
+LinearWeight Qwen2::load_linear(const std::string& name, const std::vector<int64_t>& shape, bool with_bias,
+                               WeightMode mode) {
+    const TensorView& w = require_weight(weights_, name + ".weight", "language model");
+    if (w.shape != shape)
+        fail(w.file, "tensor '", name, ".weight' has shape ", shape_string(w.shape), ", expected ", shape_string(shape));
+    const TensorView* b = nullptr;
+    if (with_bias) {
+        b = &require_weight(weights_, name + ".bias", "language model");
+        if (b->shape != std::vector<int64_t>{shape[0]})
+            fail(b->file, "tensor '", name, ".bias' has shape ", shape_string(b->shape), ", expected [", shape[0], "]");
+    }
+    return fastvlm::load_linear(backend_, w, b, mode);
+}
+
+Qwen2::Qwen2(Backend& backend, const TextConfig& config, const WeightLookup& weights, const Qwen2Modes& modes)
     : backend_(backend), config_(config), weights_(weights) {
     const int64_t d = config.hidden, q_width = int64_t(config.heads) * config.head_dim,
                   kv_width = int64_t(config.kv_heads) * config.head_dim, ffn = config.intermediate,
@@ -26,20 +41,18 @@ Qwen2::Qwen2(Backend& backend, const TextConfig& config, const WeightLookup& wei
         Layer layer;
         layer.input_norm = load(p + "input_layernorm.weight", {d});
         layer.post_attention_norm = load(p + "post_attention_layernorm.weight", {d});
-        layer.q_weight = load(p + "self_attn.q_proj.weight", {q_width, d});
-        layer.q_bias = load(p + "self_attn.q_proj.bias", {q_width});
-        layer.k_weight = load(p + "self_attn.k_proj.weight", {kv_width, d});
-        layer.k_bias = load(p + "self_attn.k_proj.bias", {kv_width});
-        layer.v_weight = load(p + "self_attn.v_proj.weight", {kv_width, d});
-        layer.v_bias = load(p + "self_attn.v_proj.bias", {kv_width});
-        layer.o_weight = load(p + "self_attn.o_proj.weight", {d, q_width});
-        layer.gate_weight = load(p + "mlp.gate_proj.weight", {ffn, d});
-        layer.up_weight = load(p + "mlp.up_proj.weight", {ffn, d});
-        layer.down_weight = load(p + "mlp.down_proj.weight", {d, ffn});
+        const WeightMode m = modes.layers;
+        layer.q = load_linear(p + "self_attn.q_proj", {q_width, d}, true, m);
+        layer.k = load_linear(p + "self_attn.k_proj", {kv_width, d}, true, m);
+        layer.v = load_linear(p + "self_attn.v_proj", {kv_width, d}, true, m);
+        layer.o = load_linear(p + "self_attn.o_proj", {d, q_width}, false, m);
+        layer.gate = load_linear(p + "mlp.gate_proj", {ffn, d}, false, m);
+        layer.up = load_linear(p + "mlp.up_proj", {ffn, d}, false, m);
+        layer.down = load_linear(p + "mlp.down_proj", {d, ffn}, false, m);
         layers_.push_back(std::move(layer));
     }
     final_norm_ = load("model.norm.weight", {d});
-    lm_head_ = load("lm_head.weight", {vocab, d});
+    lm_head_ = load_linear("lm_head", {vocab, d}, false, modes.lm_head);
 }
 
 Tensor Qwen2::embed(const std::vector<int32_t>& ids) {
@@ -78,22 +91,22 @@ Tensor Qwen2::forward(const Tensor& inputs, KVCache& cache, const LayerTap& tap)
     for (size_t l = 0; l < layers_.size(); ++l) {
         const Layer& layer = layers_[l];
         backend_.rmsnorm(h, x, layer.input_norm, config_.rms_eps);
-        backend_.matmul(q, h, layer.q_weight, layer.q_bias);
-        backend_.matmul(k, h, layer.k_weight, layer.k_bias);
-        backend_.matmul(v, h, layer.v_weight, layer.v_bias);
+        backend_.linear(q, h, layer.q);
+        backend_.linear(k, h, layer.k);
+        backend_.linear(v, h, layer.v);
         backend_.rope(q, heads, head_dim, positions, config_.rope_theta);
         backend_.rope(k, kv_heads, head_dim, positions, config_.rope_theta);
         backend_.kv_store(cache.keys(int(l)), cache.values(int(l)), k, v, pos);
         backend_.attention_cached(attended, q, cache.keys(int(l)), cache.values(int(l)), pos, heads, kv_heads,
                                   head_dim);
-        backend_.matmul(branch, attended, layer.o_weight, Tensor());
+        backend_.linear(branch, attended, layer.o);
         backend_.add(x, branch);
 
         backend_.rmsnorm(h, x, layer.post_attention_norm, config_.rms_eps);
-        backend_.matmul(gate, h, layer.gate_weight, Tensor());
-        backend_.matmul(up, h, layer.up_weight, Tensor());
+        backend_.linear(gate, h, layer.gate);
+        backend_.linear(up, h, layer.up);
         backend_.silu_gate(gate, gate, up);
-        backend_.matmul(branch, gate, layer.down_weight, Tensor());
+        backend_.linear(branch, gate, layer.down);
         backend_.add(x, branch);
         if (tap) tap("llm.layer" + std::to_string(l) + ".output", x);
     }
@@ -104,16 +117,20 @@ Tensor Qwen2::forward(const Tensor& inputs, KVCache& cache, const LayerTap& tap)
 
 size_t Qwen2::decode_weight_bytes() const {
     size_t bytes = final_norm_.nbytes() + lm_head_.nbytes() + embed_tokens_.nbytes() / size_t(config_.vocab);
-    for (const Layer& l : layers_)
-        for (const Tensor* t : {&l.input_norm, &l.post_attention_norm, &l.q_weight, &l.q_bias, &l.k_weight, &l.k_bias,
-                                &l.v_weight, &l.v_bias, &l.o_weight, &l.gate_weight, &l.up_weight, &l.down_weight})
-            bytes += t->nbytes();
+    for (const Layer& l : layers_) {
+        bytes += l.input_norm.nbytes() + l.post_attention_norm.nbytes();
+        for (const LinearWeight* w : {&l.q, &l.k, &l.v, &l.o, &l.gate, &l.up, &l.down}) bytes += w->nbytes();
+    }
     return bytes;
+}
+
+size_t Qwen2::weight_bytes() const {
+    return decode_weight_bytes() - embed_tokens_.nbytes() / size_t(config_.vocab) + embed_tokens_.nbytes();
 }
 
 Tensor Qwen2::logits(const Tensor& hidden) {
     Tensor out = backend_.alloc(DType::F32, {hidden.rows(), config_.vocab});
-    backend_.matmul(out, hidden, lm_head_, Tensor());
+    backend_.linear(out, hidden, lm_head_);
     return out;
 }
 

@@ -12,16 +12,24 @@
 #include "model/weights.h"
 #include "runtime/backend.h"
 #include "runtime/kv_cache.h"
+#include "runtime/weight_mode.h"
 
 namespace fastvlm {
 
 // Called with the residual stream after each layer ("llm.layer{i}.output", [T, hidden]).
 using LayerTap = std::function<void(const std::string& name, const Tensor& x)>;
 
+// How the linear layers are held: `mode` for the seven projections of every layer, `lm_head_mode`
+// for the output head (transformers keeps it in fp16 when it quantizes a model).
+struct Qwen2Modes {
+    WeightMode layers = WeightMode::Reference;
+    WeightMode lm_head = WeightMode::Reference;
+};
+
 class Qwen2 {
 public:
     // Throws fastvlm::Error naming any missing or mis-shaped weight.
-    Qwen2(Backend& backend, const TextConfig& config, const WeightLookup& weights);
+    Qwen2(Backend& backend, const TextConfig& config, const WeightLookup& weights, const Qwen2Modes& modes = {});
 
     const TextConfig& config() const { return config_; }
 
@@ -41,17 +49,20 @@ public:
     // Weight bytes one decode step reads: every layer, the final norm, the lm_head, and one
     // embedding row (the bandwidth floor of decoding is this over the memory bandwidth).
     size_t decode_weight_bytes() const;
+    // Bytes of every weight the model holds (embeddings, layers, norms, lm_head).
+    size_t weight_bytes() const;
 
 private:
     struct Layer {
         Tensor input_norm, post_attention_norm;        // [hidden]
-        Tensor q_weight, q_bias;                       // [heads * head_dim, hidden], [heads * head_dim]
-        Tensor k_weight, k_bias, v_weight, v_bias;     // [kv_heads * head_dim, hidden], [kv_heads * head_dim]
-        Tensor o_weight;                               // [hidden, heads * head_dim]
-        Tensor gate_weight, up_weight;                 // [intermediate, hidden]
-        Tensor down_weight;                            // [hidden, intermediate]
+        LinearWeight q, k, v;     // [heads * head_dim, hidden], [kv_heads * head_dim, hidden] x 2, with biases
+        LinearWeight o;           // [hidden, heads * head_dim]
+        LinearWeight gate, up;    // [intermediate, hidden]
+        LinearWeight down;        // [hidden, intermediate]
     };
     Tensor load(const std::string& name, const std::vector<int64_t>& shape);
+    LinearWeight load_linear(const std::string& name, const std::vector<int64_t>& shape, bool with_bias,
+                             WeightMode mode);
 
     Backend& backend_;
     TextConfig config_;
@@ -59,7 +70,7 @@ private:
     Tensor embed_tokens_;  // [vocab, hidden]
     std::vector<Layer> layers_;
     Tensor final_norm_;    // [hidden]
-    Tensor lm_head_;       // [vocab, hidden]
+    LinearWeight lm_head_; // [vocab, hidden]
 };
 
 }  // namespace fastvlm

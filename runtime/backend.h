@@ -17,23 +17,27 @@
 #include <vector>
 
 #include "loader/safetensors.h"
+#include "runtime/activation.h"
+#include "runtime/linear_weight.h"
 #include "runtime/tensor.h"
 
 namespace fastvlm {
 
-enum class Activation { None, GELU, ReLU, Sigmoid };  // GELU is the exact erf form
 
 struct MemoryStats {
     size_t current_bytes = 0;   // allocated by the backend and alive now
     size_t peak_bytes = 0;      // most ever alive at once
     size_t mapped_bytes = 0;    // weights read in place from mapped checkpoint files
     size_t weight_bytes = 0;    // weights copied into backend memory (part of current / peak)
+    size_t driver_used_bytes = 0;  // CUDA: the driver's reading of used device memory (0 elsewhere)
 };
 
 class Backend {
 public:
     virtual ~Backend() = default;
     virtual std::string name() const = 0;
+    // The hardware it runs on, when the backend knows it better than the host does (GPU name).
+    virtual std::string device_name() const { return std::string(); }
 
     // ------------------------------------------------------------------ memory
     // Uninitialised storage.
@@ -43,6 +47,9 @@ public:
     virtual Tensor weight(const TensorView& view) = 0;
     // fp32 values from the host, e.g. weights folded at load time.
     virtual Tensor upload(const std::vector<float>& values, const Shape& shape) = 0;
+    // Raw bytes from the host as a weight tensor of any dtype (quantized weights made at load);
+    // counted as weight memory.
+    virtual Tensor upload_bytes(DType dtype, const Shape& shape, const void* bytes) = 0;
     // Copies numel() floats from the host into an F32 tensor.
     virtual void write(const Tensor& dst, const float* src) = 0;
     // Copies a tensor to the host, widened to fp32.
@@ -50,12 +57,20 @@ public:
     virtual MemoryStats memory() const = 0;
     // Waits for queued work (a no-op for synchronous backends).
     virtual void synchronize() {}
+    // Device memory read bandwidth measured on the spot, GB/s (0 when the backend has no own
+    // measurement: the CPU's is taken by the caller over its thread pool).
+    virtual double measure_bandwidth_gbps() { return 0.0; }
 
     // ------------------------------------------------------------------ dense algebra
     // y[m, n] = act(sum_k x[m, k] * w[n, k] + bias[n])
     //   x [M, K] f32, w [N, K] or [N, K, 1, 1], bias [N] or empty, y [M, N] f32
     virtual void matmul(const Tensor& y, const Tensor& x, const Tensor& w, const Tensor& bias,
                         Activation act = Activation::None) = 0;
+
+    // The same product with a weight in any stored form (runtime/linear_weight.h): dense
+    // weights go to matmul; quantized ones to the kernels of their format.
+    //   x [T, in_features] f32, y [T, out_features] f32
+    virtual void linear(const Tensor& y, const Tensor& x, const LinearWeight& w, Activation act = Activation::None) = 0;
 
     // ------------------------------------------------------------------ elementwise
     virtual void activate(const Tensor& x, Activation act) = 0;               // in place
@@ -117,7 +132,12 @@ struct BackendOptions {
                                 // instead of reading them in place from the mapped checkpoint
 };
 
-// Makes a backend by name ("cpu"); throws listing the known names.
+// Makes a backend by name ("cpu", and "cuda" once registered); throws listing the known names.
 std::unique_ptr<Backend> make_backend(const std::string& name, const BackendOptions& options = {});
+
+// Backends living in other libraries (the CUDA one) add themselves by name.
+using BackendFactory = std::unique_ptr<Backend> (*)(const BackendOptions& options);
+void register_backend(const std::string& name, BackendFactory factory);
+bool backend_registered(const std::string& name);
 
 }  // namespace fastvlm

@@ -16,6 +16,7 @@
 #include "runtime/backend.h"
 #include "runtime/error.h"
 #include "runtime/generate.h"
+#include "runtime/weight_mode.h"
 #include "tokenizer/prompt.h"
 #include "tokenizer/tokenizer.h"
 
@@ -27,6 +28,7 @@ const char* kUsage =
     "usage: fastvlm --model DIR [--image FILE] [--prompt TEXT] [--max-new-tokens N]\n"
     "               [--temperature T] [--top-k K] [--top-p P] [--seed S] [--backend cpu]\n"
     "               [--threads N] [--kv-cache f32|f16] [--mmap-weights] [--no-stop]\n"
+    "               [--weights MODE] [--lm-head fp16|quantized]\n"
     "\n"
     "  --model DIR          model directory: config.json, model.safetensors, tokenizer.json\n"
     "  --image FILE         JPEG/PNG/BMP/GIF image; without it the prompt is text only\n"
@@ -41,7 +43,11 @@ const char* kUsage =
     "  --kv-cache f32|f16   KV cache precision (default f32)\n"
     "  --mmap-weights       read weights in place from the checkpoint file (less memory,\n"
     "                       slower decoding) instead of copying them at load\n"
-    "  --no-stop            ignore end-of-text tokens: always --max-new-tokens (benchmarks)\n";
+    "  --no-stop            ignore end-of-text tokens: always --max-new-tokens (benchmarks)\n"
+    "  --weights MODE       reference (default: weights as stored, fp32 activations), fp16,\n"
+    "                       int8 (LLM.int8), nf4-fp32, nf4-fp16, w4a4: the language model's\n"
+    "                       linear layers, quantized at load\n"
+    "  --lm-head fp16|quantized  the output head in fp16 (default) or in the --weights mode\n";
 
 struct Options {
     std::string model, image, prompt = std::string(kDefaultQuestion), backend = "cpu";
@@ -52,6 +58,8 @@ struct Options {
     bool help = false;
     bool stop = true;
     bool copy_weights = true;
+    WeightMode weights = WeightMode::Reference;
+    bool quantize_lm_head = false;
 };
 
 // Thrown for bad arguments (exit status 2).
@@ -116,7 +124,17 @@ Options parse(const std::vector<std::string>& args) {
         else if (flag == "--seed") o.seed = uint64_t(parse_integer(flag, value, 0, (1ll << 62)));
         else if (flag == "--temperature") o.temperature = parse_float(flag, value);
         else if (flag == "--top-p") o.top_p = parse_float(flag, value);
-        else if (flag == "--kv-cache") {
+        else if (flag == "--weights") {
+            try {
+                o.weights = parse_weight_mode(value);
+            } catch (const Error& e) {
+                usage_error(std::string("--weights: ") + e.what());
+            }
+        } else if (flag == "--lm-head") {
+            if (value == "fp16") o.quantize_lm_head = false;
+            else if (value == "quantized") o.quantize_lm_head = true;
+            else usage_error("--lm-head: '" + value + "' is not fp16 or quantized");
+        } else if (flag == "--kv-cache") {
             if (value == "f32") o.kv_dtype = DType::F32;
             else if (value == "f16") o.kv_dtype = DType::F16;
             else usage_error("--kv-cache: '" + value + "' is not f32 or f16");
@@ -147,7 +165,7 @@ int run(const Options& o, std::ostream& out, std::ostream& err) {
     backend_options.threads = o.threads;
     backend_options.copy_weights = o.copy_weights;
     std::unique_ptr<Backend> backend = make_backend(o.backend, backend_options);
-    FastVLM model(*backend, files);
+    FastVLM model(*backend, files, ModelModes::for_mode(o.weights, o.quantize_lm_head));
     const Tokenizer tokenizer = Tokenizer::from_file(files.tokenizer_path());
     const double load_seconds = seconds_since(load_start);
 
@@ -187,7 +205,8 @@ int run(const Options& o, std::ostream& out, std::ostream& err) {
     const MemoryStats memory = backend->memory();
     std::ostringstream stats;
     stats << std::fixed << std::setprecision(1);
-    stats << "load: " << load_seconds * 1e3 << " ms (" << files.dir() << ", " << backend->name() << " backend)\n";
+    stats << "load: " << load_seconds * 1e3 << " ms (" << files.dir() << ", " << backend->name() << " backend, weights "
+          << weight_mode_name(o.weights) << ": " << weight_mode_label(o.weights) << ")\n";
     if (with_image)
         stats << "vision: " << vision_seconds * 1e3 << " ms (" << model.image_size() << "x" << model.image_size()
               << " -> " << image_tokens.rows() << " tokens, projector included)\n";

@@ -38,10 +38,17 @@ GenerateResult generate(Backend& backend, Qwen2& model, const Tensor& prompt, co
         if (on_text) on_text(piece);
     };
     if (options.id_limit < 0) fail("generate", "id_limit ", options.id_limit, " is negative");
+    if (!options.forced_ids.empty() && int(options.forced_ids.size()) < options.max_new_tokens)
+        fail("generate", options.forced_ids.size(), " forced ids for ", options.max_new_tokens, " new tokens");
+    int step = 0;
     auto next_token = [&](const Tensor& hidden_row) {
         const std::vector<float> logits = backend.read(model.logits(hidden_row));
+        if (options.on_logits) options.on_logits(step, logits);
         const int limit = options.id_limit > 0 ? std::min(options.id_limit, int(logits.size())) : int(logits.size());
-        return sampler.sample(logits.data(), limit);
+        int32_t chosen = sampler.sample(logits.data(), limit);
+        if (!options.forced_ids.empty()) chosen = options.forced_ids[size_t(step)];
+        ++step;
+        return chosen;
     };
 
     const auto prefill_start = std::chrono::steady_clock::now();

@@ -24,6 +24,11 @@ struct GenerateOptions {
     // embeddings to the tokenizer's size, so its padding rows can never be generated; the CLI
     // passes the tokenizer's id count here for the same effect.
     int id_limit = 0;
+    // Teacher forcing: when not empty, new token i is forced_ids[i] whatever the sampler chose
+    // (quality comparisons feed every mode the same tokens). Needs max_new_tokens <= its size.
+    std::vector<int32_t> forced_ids;
+    // Called with the logits [vocab] that chose each new token (step 0 is the prefill's).
+    std::function<void(int step, const std::vector<float>& logits)> on_logits;
 };
 
 struct GenerateResult {

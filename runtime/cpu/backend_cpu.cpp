@@ -10,6 +10,7 @@
 #include <iterator>
 #include <map>
 
+#include "runtime/backend_checks.h"
 #include "runtime/cpu/attention_cached.h"
 #include "runtime/cpu/attention_decode.h"
 #include "runtime/cpu/attention_prefill.h"
@@ -28,25 +29,9 @@ namespace fastvlm::cpu {
 
 namespace {
 
-bool is_float(DType t) { return t == DType::F32 || t == DType::F16 || t == DType::BF16; }
-
-void expect_f32(const Tensor& t, const char* op, const char* what) {
-    if (t.empty()) fail(op, what, " is missing");
-    if (t.dtype() != DType::F32)
-        fail(op, what, " ", shape_string(t.shape()), " is ", dtype_name(t.dtype()), ", expected F32");
-}
-
-void expect_float(const Tensor& t, const char* op, const char* what) {
-    if (t.empty()) fail(op, what, " is missing");
-    if (!is_float(t.dtype()))
-        fail(op, what, " ", shape_string(t.shape()), " has dtype ", dtype_name(t.dtype()),
-             " (expected F32, F16 or BF16)");
-}
-
-void expect_numel(const Tensor& t, int64_t n, const char* op, const char* what) {
-    if (t.numel() != n)
-        fail(op, what, " ", shape_string(t.shape()), " has ", t.numel(), " values, expected ", n);
-}
+using checks::expect_f32;
+using checks::expect_float;
+using checks::is_float;
 
 // An fp32 copy of a small float tensor (biases, norm weights, conv kernels), or a direct
 // pointer when it is already fp32.
@@ -65,10 +50,12 @@ struct Floats {
     }
 };
 
-// [H, W, C] feature map dimensions.
-void expect_feature_map(const Tensor& t, const char* op, const char* what) {
-    expect_f32(t, op, what);
-    if (t.rank() != 3) fail(op, what, " has shape ", shape_string(t.shape()), ", expected [H, W, C]");
+ConvShape conv_shape(const checks::ConvSize& c, int stride, int pad) {
+    ConvShape s;
+    s.in_h = c.in_h; s.in_w = c.in_w; s.in_c = c.in_c;
+    s.out_h = c.out_h; s.out_w = c.out_w; s.out_c = c.out_c;
+    s.kernel = c.kernel; s.stride = stride; s.pad = pad;
+    return s;
 }
 
 }  // namespace
@@ -225,23 +212,8 @@ MemoryStats CpuBackend::memory() const {
 
 void CpuBackend::matmul(const Tensor& y, const Tensor& x, const Tensor& w, const Tensor& bias,
                         Activation act) {
-    expect_f32(x, "matmul", "input");
-    expect_f32(y, "matmul", "output");
-    expect_float(w, "matmul", "weight");
-    const bool conv1x1 = w.rank() == 4 && w.dim(2) == 1 && w.dim(3) == 1;
-    if (w.rank() != 2 && !conv1x1)
-        fail("matmul", "weight has shape ", shape_string(w.shape()), ", expected [N, K] or [N, K, 1, 1]");
-    const int64_t n = w.dim(0), k = w.dim(1), m = x.rows();
-    if (x.cols() != k)
-        fail("matmul", "input ", shape_string(x.shape()), " does not match weight ", shape_string(w.shape()));
-    if (y.rows() != m || y.cols() != n)
-        fail("matmul", "output ", shape_string(y.shape()), " for input ", shape_string(x.shape()),
-             " and weight ", shape_string(w.shape()));
-    if (!bias.empty()) {
-        expect_float(bias, "matmul", "bias");
-        expect_numel(bias, n, "matmul", "bias");
-    }
-    if (x.data() == y.data()) fail("matmul", "output aliases the input");
+    const checks::MatmulSize size = checks::matmul(y, x, w, bias);
+    const int64_t n = size.n, k = size.k, m = size.m;
 
     if (m == 1 && w.dtype() == DType::F16) {
         // Decode: one token, bandwidth bound; rows split across the threads.
@@ -292,9 +264,7 @@ void CpuBackend::activate(const Tensor& x, Activation act) {
 }
 
 void CpuBackend::add(const Tensor& y, const Tensor& x) {
-    expect_f32(y, "add", "output");
-    expect_f32(x, "add", "input");
-    expect_numel(x, y.numel(), "add", "input");
+    checks::elementwise(y, x, "add");
     float* a = y.as<float>();
     const float* b = x.as<float>();
     split(y.numel(), 1, [&](int64_t begin, int64_t end, int) {
@@ -303,18 +273,13 @@ void CpuBackend::add(const Tensor& y, const Tensor& x) {
 }
 
 void CpuBackend::copy(const Tensor& dst, const Tensor& src) {
-    expect_f32(dst, "copy", "destination");
-    expect_f32(src, "copy", "source");
-    expect_numel(src, dst.numel(), "copy", "source");
+    checks::elementwise(dst, src, "copy");
     if (dst.numel()) std::memmove(dst.data(), src.data(), dst.nbytes());
 }
 
 void CpuBackend::transpose(const Tensor& y, const Tensor& x) {
-    expect_f32(x, "transpose", "input");
-    expect_f32(y, "transpose", "output");
+    checks::transpose(y, x);
     const int64_t r = x.rows(), c = x.cols();
-    if (y.rows() != c || y.cols() != r)
-        fail("transpose", "output ", shape_string(y.shape()), " for input ", shape_string(x.shape()));
     const float* in = x.as<float>();
     float* out = y.as<float>();
     constexpr int64_t B = 32;  // square blocks keep both sides in cache
@@ -331,49 +296,22 @@ void CpuBackend::transpose(const Tensor& y, const Tensor& x) {
 
 void CpuBackend::conv2d(const Tensor& y, const Tensor& x, const Tensor& w, const Tensor& bias,
                         int stride, int pad, Activation act) {
-    expect_feature_map(x, "conv2d", "input");
-    expect_feature_map(y, "conv2d", "output");
-    expect_float(w, "conv2d", "weight");
-    if (w.rank() != 4 || w.dim(2) != w.dim(3) || w.dim(1) != x.dim(2) || w.dim(0) != y.dim(2))
-        fail("conv2d", "weight ", shape_string(w.shape()), " does not fit input ", shape_string(x.shape()),
-             " and output ", shape_string(y.shape()));
-    ConvShape s;
-    s.in_h = x.dim(0); s.in_w = x.dim(1); s.in_c = x.dim(2);
-    s.out_h = y.dim(0); s.out_w = y.dim(1); s.out_c = y.dim(2);
-    s.kernel = int(w.dim(2)); s.stride = stride; s.pad = pad;
-    if (!bias.empty()) expect_numel(bias, s.out_c, "conv2d", "bias");
+    const ConvShape s = conv_shape(checks::conv2d(y, x, w, bias), stride, pad);
     Floats wf(w), bf(bias);
     conv2d_hwc(pool_, s, x.as<float>(), wf.ptr, bf.ptr, y.as<float>(), act);
 }
 
 void CpuBackend::depthwise_conv2d(const Tensor& y, const Tensor& x, const Tensor& w,
                                   const Tensor& bias, int stride, int pad, Activation act) {
-    expect_feature_map(x, "depthwise_conv2d", "input");
-    expect_feature_map(y, "depthwise_conv2d", "output");
-    expect_float(w, "depthwise_conv2d", "weight");
-    if (w.rank() != 4 || w.dim(1) != 1 || w.dim(2) != w.dim(3) || w.dim(0) != y.dim(2))
-        fail("depthwise_conv2d", "weight ", shape_string(w.shape()), " does not fit output ",
-             shape_string(y.shape()), " (expected [Cout, 1, k, k])");
-    if (x.data() == y.data()) fail("depthwise_conv2d", "output aliases the input");
-    ConvShape s;
-    s.in_h = x.dim(0); s.in_w = x.dim(1); s.in_c = x.dim(2);
-    s.out_h = y.dim(0); s.out_w = y.dim(1); s.out_c = y.dim(2);
-    s.kernel = int(w.dim(2)); s.stride = stride; s.pad = pad;
-    if (!bias.empty()) expect_numel(bias, s.out_c, "depthwise_conv2d", "bias");
+    const ConvShape s = conv_shape(checks::depthwise_conv2d(y, x, w, bias), stride, pad);
     Floats wf(w), bf(bias);
     depthwise_conv2d_hwc(pool_, s, x.as<float>(), wf.ptr, bf.ptr, y.as<float>(), act);
 }
 
 void CpuBackend::layernorm(const Tensor& y, const Tensor& x, const Tensor& weight,
                            const Tensor& bias, float eps) {
-    expect_f32(x, "layernorm", "input");
-    expect_f32(y, "layernorm", "output");
+    checks::layernorm(y, x, weight, bias);
     const int64_t rows = x.rows(), c = x.cols();
-    expect_numel(y, x.numel(), "layernorm", "output");
-    expect_float(weight, "layernorm", "weight");
-    expect_float(bias, "layernorm", "bias");
-    expect_numel(weight, c, "layernorm", "weight");
-    expect_numel(bias, c, "layernorm", "bias");
     Floats wf(weight), bf(bias);
     const float* in = x.as<float>();
     float* out = y.as<float>();
@@ -394,12 +332,8 @@ void CpuBackend::layernorm(const Tensor& y, const Tensor& x, const Tensor& weigh
 }
 
 void CpuBackend::add_scaled(const Tensor& y, const Tensor& x, const Tensor& scale) {
-    expect_f32(y, "add_scaled", "output");
-    expect_f32(x, "add_scaled", "input");
-    expect_numel(x, y.numel(), "add_scaled", "input");
+    checks::add_scaled(y, x, scale);
     const int64_t c = y.cols();
-    expect_float(scale, "add_scaled", "scale");
-    expect_numel(scale, c, "add_scaled", "scale");
     Floats s(scale);
     float* out = y.as<float>();
     const float* in = x.as<float>();
@@ -410,10 +344,8 @@ void CpuBackend::add_scaled(const Tensor& y, const Tensor& x, const Tensor& scal
 }
 
 void CpuBackend::mean_rows(const Tensor& y, const Tensor& x) {
-    expect_f32(x, "mean_rows", "input");
-    expect_f32(y, "mean_rows", "output");
+    checks::mean_rows(y, x);
     const int64_t rows = x.rows(), c = x.cols();
-    expect_numel(y, c, "mean_rows", "output");
     const float* in = x.as<float>();
     float* out = y.as<float>();
     split(c, rows, [&](int64_t begin, int64_t end, int) {
@@ -425,10 +357,8 @@ void CpuBackend::mean_rows(const Tensor& y, const Tensor& x) {
 }
 
 void CpuBackend::scale_channels(const Tensor& x, const Tensor& s) {
-    expect_f32(x, "scale_channels", "tensor");
-    expect_f32(s, "scale_channels", "scale");
+    checks::scale_channels(x, s);
     const int64_t c = x.cols();
-    expect_numel(s, c, "scale_channels", "scale");
     float* p = x.as<float>();
     const float* sp = s.as<float>();
     split(x.rows(), c, [&](int64_t begin, int64_t end, int) {
@@ -438,14 +368,7 @@ void CpuBackend::scale_channels(const Tensor& x, const Tensor& s) {
 }
 
 void CpuBackend::self_attention(const Tensor& out, const Tensor& qkv, int heads, int head_dim) {
-    expect_f32(qkv, "self_attention", "qkv");
-    expect_f32(out, "self_attention", "output");
-    const int64_t width = int64_t(heads) * head_dim;
-    if (heads <= 0 || head_dim <= 0 || qkv.cols() != 3 * width)
-        fail("self_attention", "qkv ", shape_string(qkv.shape()), " does not hold ", heads, " heads of ",
-             head_dim, " for q, k and v");
-    if (out.rows() != qkv.rows() || out.cols() != width)
-        fail("self_attention", "output ", shape_string(out.shape()), " for qkv ", shape_string(qkv.shape()));
+    checks::self_attention(out, qkv, heads, head_dim);
     cpu::self_attention(pool_, qkv.as<float>(), out.as<float>(), qkv.rows(), heads, head_dim,
                         1.0f / std::sqrt(float(head_dim)));
 }
@@ -453,27 +376,17 @@ void CpuBackend::self_attention(const Tensor& out, const Tensor& qkv, int heads,
 // ---------------------------------------------------------------------- language model
 
 void CpuBackend::embedding(const Tensor& y, const Tensor& table, const std::vector<int>& ids) {
-    expect_f32(y, "embedding", "output");
-    expect_float(table, "embedding", "table");
-    if (table.rank() != 2) fail("embedding", "table has shape ", shape_string(table.shape()), ", expected [V, D]");
-    const int64_t vocab = table.dim(0), d = table.dim(1);
-    if (y.rows() != int64_t(ids.size()) || y.cols() != d)
-        fail("embedding", "output ", shape_string(y.shape()), " for ", ids.size(), " ids of width ", d);
+    checks::embedding(y, table, ids.data(), int64_t(ids.size()));
+    const int64_t d = table.dim(1);
     for (size_t t = 0; t < ids.size(); ++t) {
-        if (ids[t] < 0 || ids[t] >= vocab)
-            fail("embedding", "token id ", ids[t], " at position ", t, " is outside the vocabulary of ", vocab);
         const uint8_t* row = static_cast<const uint8_t*>(table.data()) + size_t(ids[t]) * size_t(d) * dtype_size(table.dtype());
         widen_to_f32(row, table.dtype(), y.as<float>() + int64_t(t) * d, d);
     }
 }
 
 void CpuBackend::rmsnorm(const Tensor& y, const Tensor& x, const Tensor& weight, float eps) {
-    expect_f32(x, "rmsnorm", "input");
-    expect_f32(y, "rmsnorm", "output");
-    expect_float(weight, "rmsnorm", "weight");
+    checks::rmsnorm(y, x, weight);
     const int64_t d = x.cols(), rows = x.rows();
-    expect_numel(y, x.numel(), "rmsnorm", "output");
-    expect_numel(weight, d, "rmsnorm", "weight");
     if (weight.dtype() == DType::F16) {
         split(rows, d, [&](int64_t begin, int64_t end, int) {
             cpu::rmsnorm(x.as<float>() + begin * d, weight.as<uint16_t>(), y.as<float>() + begin * d,
@@ -497,19 +410,12 @@ void CpuBackend::rmsnorm(const Tensor& y, const Tensor& x, const Tensor& weight,
 
 void CpuBackend::rope(const Tensor& x, int heads, int head_dim, const std::vector<int>& positions,
                       float theta) {
-    expect_f32(x, "rope", "tensor");
-    if (x.rows() != int64_t(positions.size()) || x.cols() != int64_t(heads) * head_dim)
-        fail("rope", "tensor ", shape_string(x.shape()), " for ", positions.size(), " positions and ",
-             heads, " heads of ", head_dim);
+    checks::rope(x, heads, head_dim, int64_t(positions.size()));
     cpu::rope(x.as<float>(), positions.data(), int(positions.size()), heads, head_dim, theta);
 }
 
 void CpuBackend::silu_gate(const Tensor& out, const Tensor& gate, const Tensor& up) {
-    expect_f32(out, "silu_gate", "output");
-    expect_f32(gate, "silu_gate", "gate");
-    expect_f32(up, "silu_gate", "up");
-    expect_numel(gate, out.numel(), "silu_gate", "gate");
-    expect_numel(up, out.numel(), "silu_gate", "up");
+    checks::silu_gate(out, gate, up);
     split(out.numel(), 8, [&](int64_t begin, int64_t end, int) {
         cpu::silu_gate(gate.as<float>() + begin, up.as<float>() + begin, out.as<float>() + begin,
                        size_t(end - begin));
@@ -518,19 +424,8 @@ void CpuBackend::silu_gate(const Tensor& out, const Tensor& gate, const Tensor& 
 
 void CpuBackend::kv_store(const Tensor& k_cache, const Tensor& v_cache, const Tensor& k,
                           const Tensor& v, int pos) {
-    expect_f32(k, "kv_store", "keys");
-    expect_f32(v, "kv_store", "values");
-    if (k_cache.dtype() != v_cache.dtype() || k_cache.shape() != v_cache.shape() || k_cache.rank() != 2 ||
-        (k_cache.dtype() != DType::F16 && k_cache.dtype() != DType::F32))
-        fail("kv_store", "caches ", shape_string(k_cache.shape()), " ", dtype_name(k_cache.dtype()), " and ",
-             shape_string(v_cache.shape()), " ", dtype_name(v_cache.dtype()),
-             " are not a matching [capacity, width] F16 or F32 pair");
+    checks::kv_store(k_cache, v_cache, k, v, pos);
     const int64_t width = k_cache.dim(1), t = k.rows();
-    if (k.cols() != width || v.cols() != width || v.rows() != t)
-        fail("kv_store", "keys ", shape_string(k.shape()), " and values ", shape_string(v.shape()),
-             " do not match cache rows of ", width);
-    if (pos < 0 || pos + t > k_cache.dim(0))
-        fail("kv_store", "positions [", pos, ", ", pos + t, ") are outside the cache of ", k_cache.dim(0));
     const size_t n = size_t(t * width), offset = size_t(pos) * size_t(width);
     if (k_cache.dtype() == DType::F32) {
         std::memcpy(k_cache.as<float>() + offset, k.data(), n * 4);
@@ -547,20 +442,8 @@ void CpuBackend::kv_store(const Tensor& k_cache, const Tensor& v_cache, const Te
 
 void CpuBackend::attention_cached(const Tensor& out, const Tensor& q, const Tensor& k_cache,
                                   const Tensor& v_cache, int pos, int heads, int kv_heads, int head_dim) {
-    expect_f32(q, "attention_cached", "queries");
-    expect_f32(out, "attention_cached", "output");
+    checks::attention_cached(out, q, k_cache, v_cache, pos, heads, kv_heads, head_dim);
     const int64_t t = q.rows(), width = int64_t(heads) * head_dim;
-    if (heads <= 0 || kv_heads <= 0 || head_dim <= 0 || heads % kv_heads != 0)
-        fail("attention_cached", heads, " query heads cannot share ", kv_heads, " kv heads");
-    if (q.cols() != width || out.rows() != t || out.cols() != width)
-        fail("attention_cached", "queries ", shape_string(q.shape()), " and output ", shape_string(out.shape()),
-             " for ", heads, " heads of ", head_dim);
-    if (k_cache.rank() != 2 || k_cache.shape() != v_cache.shape() || k_cache.dtype() != v_cache.dtype() ||
-        k_cache.dim(1) != int64_t(kv_heads) * head_dim)
-        fail("attention_cached", "caches ", shape_string(k_cache.shape()), " and ", shape_string(v_cache.shape()),
-             " do not hold ", kv_heads, " kv heads of ", head_dim);
-    if (pos < 0 || pos + t > k_cache.dim(0))
-        fail("attention_cached", "positions [", pos, ", ", pos + t, ") are outside the cache of ", k_cache.dim(0));
     const float scale = 1.0f / std::sqrt(float(head_dim));
     if (t > 1) {  // a block of tokens (prefill): GEMMs per head
         attention_prefill(pool_, q.as<float>(), k_cache.data(), v_cache.data(), k_cache.dtype(), out.as<float>(), t,

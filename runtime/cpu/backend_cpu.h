@@ -24,12 +24,14 @@ public:
     Tensor alloc(DType dtype, const Shape& shape) override;
     Tensor weight(const TensorView& view) override;
     Tensor upload(const std::vector<float>& values, const Shape& shape) override;
+    Tensor upload_bytes(DType dtype, const Shape& shape, const void* bytes) override;
     void write(const Tensor& dst, const float* src) override;
     std::vector<float> read(const Tensor& src) override;
     MemoryStats memory() const override;
 
     void matmul(const Tensor& y, const Tensor& x, const Tensor& w, const Tensor& bias,
                 Activation act) override;
+    void linear(const Tensor& y, const Tensor& x, const LinearWeight& w, Activation act = Activation::None) override;
 
     void activate(const Tensor& x, Activation act) override;
     void add(const Tensor& y, const Tensor& x) override;

@@ -44,17 +44,25 @@ static float dot(const float* a, const float* b, int n) {
 }
 
 #ifdef GEMV_FP16_AVX2
-// Decode path: the fp16 row is widened in registers, never stored.
+// Decode path: the fp16 row is widened in registers, never stored. Four accumulators keep four
+// FMA chains in flight, and each 64-byte line of weights is prefetched 1 KB ahead (rows are
+// contiguous, so the prefetch runs on into the next rows), which keeps more loads from memory
+// in flight than the hardware prefetcher alone does.
+constexpr int kPrefetchBytes = 1024;
+
 static float dot_fp16(const uint16_t* w, const float* x, int n) {
-    __m256 acc0 = _mm256_setzero_ps(), acc1 = _mm256_setzero_ps();
+    __m256 acc0 = _mm256_setzero_ps(), acc1 = _mm256_setzero_ps(), acc2 = _mm256_setzero_ps(), acc3 = _mm256_setzero_ps();
     int k = 0;
-    for (; k + 16 <= n; k += 16) {
-        __m256 w0 = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i*)(w + k)));
-        __m256 w1 = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i*)(w + k + 8)));
-        acc0 = _mm256_fmadd_ps(w0, _mm256_loadu_ps(x + k), acc0);
-        acc1 = _mm256_fmadd_ps(w1, _mm256_loadu_ps(x + k + 8), acc1);
+    for (; k + 32 <= n; k += 32) {  // one cache line of weights
+        _mm_prefetch(reinterpret_cast<const char*>(w + k) + kPrefetchBytes, _MM_HINT_T0);
+        acc0 = _mm256_fmadd_ps(_mm256_cvtph_ps(_mm_loadu_si128((const __m128i*)(w + k))), _mm256_loadu_ps(x + k), acc0);
+        acc1 = _mm256_fmadd_ps(_mm256_cvtph_ps(_mm_loadu_si128((const __m128i*)(w + k + 8))), _mm256_loadu_ps(x + k + 8), acc1);
+        acc2 = _mm256_fmadd_ps(_mm256_cvtph_ps(_mm_loadu_si128((const __m128i*)(w + k + 16))), _mm256_loadu_ps(x + k + 16), acc2);
+        acc3 = _mm256_fmadd_ps(_mm256_cvtph_ps(_mm_loadu_si128((const __m128i*)(w + k + 24))), _mm256_loadu_ps(x + k + 24), acc3);
     }
-    __m256 acc = _mm256_add_ps(acc0, acc1);
+    for (; k + 8 <= n; k += 8)
+        acc0 = _mm256_fmadd_ps(_mm256_cvtph_ps(_mm_loadu_si128((const __m128i*)(w + k))), _mm256_loadu_ps(x + k), acc0);
+    __m256 acc = _mm256_add_ps(_mm256_add_ps(acc0, acc1), _mm256_add_ps(acc2, acc3));
     __m128 half = _mm_add_ps(_mm256_castps256_ps128(acc), _mm256_extractf128_ps(acc, 1));
     half = _mm_add_ps(half, _mm_movehl_ps(half, half));
     half = _mm_add_ss(half, _mm_shuffle_ps(half, half, 1));

@@ -1,0 +1,20 @@
+// The main job of `./bench`: every weight mode of FastVLM-0.5B measured side by side on one
+// checkpoint, image and prompt (docs/bench.md explains the method and every column).
+#pragma once
+#include <cstdio>
+
+#include "benchmarks/bench_options.h"
+#include "benchmarks/bench_report.h"
+
+namespace bench {
+
+// Where the synthetic checkpoint lives when --model is not given (written on first use).
+constexpr const char* kSyntheticCheckpointDir = "build/synthetic-fastvlm-0.5b";
+
+// Runs the comparison. `progress_out` (may be null) receives the progress bar or lines.
+Report run_modes_bench(const Options& options, std::FILE* progress_out);
+
+// `./bench [OPTIONS]`: runs it, prints the table, writes the requested files.
+int run_modes_command(const std::vector<std::string>& args);
+
+}  // namespace bench

@@ -1,0 +1,471 @@
+// CUDA backend (runtime/cuda/backend_cuda.h): memory, shape checks (runtime/backend_checks.h,
+// shared with the CPU backend) and the dispatch of each operation to its kernel in cuda/.
+#include "runtime/cuda/backend_cuda.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <map>
+#include <mutex>
+#include <vector>
+
+#include "cuda/attention.cuh"
+#include "cuda/common.cuh"
+#include "cuda/conv.cuh"
+#include "cuda/elementwise.cuh"
+#include "cuda/embedding.cuh"
+#include "cuda/gemv_int8.cuh"
+#include "cuda/gemv_nf4.cuh"
+#include "cuda/gemv_w4a4.cuh"
+#include "cuda/kv_cache.cuh"
+#include "cuda/layernorm.cuh"
+#include "cuda/matmul.cuh"
+#include "cuda/rmsnorm.cuh"
+#include "cuda/rope.cuh"
+#include "cuda/silu_gate.cuh"
+#include "runtime/backend_checks.h"
+#include "runtime/error.h"
+#include "runtime/half.h"
+
+namespace fastvlm::gpu {
+
+namespace {
+
+constexpr cudaStream_t kStream = nullptr;  // v1: everything on the default stream
+
+const float* f32(const Tensor& t) { return t.empty() ? nullptr : t.as<float>(); }
+
+}  // namespace
+
+// Freed device blocks are kept by size and handed out again: cudaMalloc and cudaFree synchronize
+// the device, and the model allocates the same activation sizes layer after layer.
+struct CudaBackend::Memory {
+    std::mutex mutex;
+    size_t current = 0, peak = 0, cached = 0;
+    std::multimap<size_t, void*> free_blocks;
+
+    ~Memory() { release_cache(); }
+    void release_cache() {
+        for (auto& entry : free_blocks) cudaFree(entry.second);
+        free_blocks.clear();
+        cached = 0;
+    }
+    void* take(size_t capacity) {
+        std::lock_guard<std::mutex> lock(mutex);
+        auto it = free_blocks.find(capacity);
+        if (it != free_blocks.end()) {
+            void* p = it->second;
+            free_blocks.erase(it);
+            cached -= capacity;
+            return p;
+        }
+        void* p = nullptr;
+        if (cudaMalloc(&p, capacity) != cudaSuccess) {
+            cudaGetLastError();  // clear the error, give the cache back and try once more
+            release_cache();
+            p = nullptr;
+            if (cudaMalloc(&p, capacity) != cudaSuccess) {
+                cudaGetLastError();
+                return nullptr;
+            }
+        }
+        return p;
+    }
+    void give_back(void* p, size_t capacity) {
+        std::lock_guard<std::mutex> lock(mutex);
+        free_blocks.emplace(capacity, p);
+        cached += capacity;
+    }
+};
+
+CudaBackend::CudaBackend() : memory_(std::make_shared<Memory>()) {
+#if defined(FASTVLM_SIMT)
+    device_name_ = "SIMT fiber runtime (CPU)";
+#else
+    int count = 0;
+    if (cudaGetDeviceCount(&count) != cudaSuccess || count == 0) {
+        cudaGetLastError();
+        fail("cuda backend", "no CUDA device is available");
+    }
+    cudaDeviceProp properties{};
+    FASTVLM_CUDA_CHECK(cudaGetDeviceProperties(&properties, 0));
+    device_name_ = properties.name;
+#endif
+}
+
+CudaBackend::~CudaBackend() { cudaDeviceSynchronize(); }
+
+// ---------------------------------------------------------------------- memory
+
+Tensor CudaBackend::alloc(DType dtype, const Shape& shape) {
+    const int64_t numel = shape_numel(shape);
+    if (numel < 0) fail("cuda alloc", "negative shape ", shape_string(shape));
+    const size_t bytes = size_t(numel) * dtype_size(dtype);
+    const size_t capacity = (std::max<size_t>(bytes, 1) + 255) / 256 * 256;
+    auto block = std::make_shared<TensorBlock>();
+    block->ptr = memory_->take(capacity);
+    if (!block->ptr) {
+        size_t used;
+        {
+            std::lock_guard<std::mutex> lock(memory_->mutex);
+            used = memory_->current;
+        }
+        fail("cuda alloc", "out of GPU memory allocating ", bytes, " bytes for ", shape_string(shape), " (",
+             used, " bytes in use by this backend)");
+    }
+    block->bytes = bytes;
+    {
+        std::lock_guard<std::mutex> lock(memory_->mutex);
+        memory_->current += bytes;
+        memory_->peak = std::max(memory_->peak, memory_->current);
+    }
+    block->release = [memory = memory_, capacity](TensorBlock& b) {
+        {
+            std::lock_guard<std::mutex> lock(memory->mutex);
+            memory->current -= b.bytes;
+        }
+        memory->give_back(b.ptr, capacity);
+    };
+    return Tensor(std::move(block), 0, dtype, shape);
+}
+
+Tensor CudaBackend::weight(const TensorView& view) {
+    if (!checks::is_float(view.dtype))
+        fail(view.file, "tensor '", view.name, "' has dtype ", dtype_name(view.dtype), " (expected F32, F16 or BF16)");
+    return upload_bytes(view.dtype, Shape(view.shape.begin(), view.shape.end()), view.data);
+}
+
+Tensor CudaBackend::upload(const std::vector<float>& values, const Shape& shape) {
+    if (int64_t(values.size()) != shape_numel(shape))
+        fail("cuda upload", values.size(), " values for shape ", shape_string(shape));
+    Tensor t = alloc(DType::F32, shape);
+    if (!values.empty()) FASTVLM_CUDA_CHECK(cudaMemcpy(t.data(), values.data(), t.nbytes(), cudaMemcpyHostToDevice));
+    return t;
+}
+
+Tensor CudaBackend::upload_bytes(DType dtype, const Shape& shape, const void* bytes) {
+    Tensor t = alloc(dtype, shape);
+    if (t.nbytes()) FASTVLM_CUDA_CHECK(cudaMemcpy(t.data(), bytes, t.nbytes(), cudaMemcpyHostToDevice));
+    weight_bytes_ += t.nbytes();
+    return t;
+}
+
+void CudaBackend::write(const Tensor& dst, const float* src) {
+    checks::expect_f32(dst, "cuda write", "destination");
+    if (dst.numel()) FASTVLM_CUDA_CHECK(cudaMemcpy(dst.data(), src, dst.nbytes(), cudaMemcpyHostToDevice));
+}
+
+std::vector<float> CudaBackend::read(const Tensor& src) {
+    checks::expect_float(src, "cuda read", "source");
+    std::vector<uint8_t> raw(src.nbytes());
+    if (!raw.empty()) FASTVLM_CUDA_CHECK(cudaMemcpy(raw.data(), src.data(), raw.size(), cudaMemcpyDeviceToHost));
+    std::vector<float> out(size_t(src.numel()));
+    for (size_t i = 0; i < out.size(); ++i) {
+        if (src.dtype() == DType::F32) std::memcpy(&out[i], raw.data() + 4 * i, 4);
+        else {
+            uint16_t h;
+            std::memcpy(&h, raw.data() + 2 * i, 2);
+            out[i] = src.dtype() == DType::F16 ? fp16_to_float(h) : bf16_to_float(h);
+        }
+    }
+    return out;
+}
+
+MemoryStats CudaBackend::memory() const {
+    MemoryStats m;
+    {
+        std::lock_guard<std::mutex> lock(memory_->mutex);
+        m.current_bytes = memory_->current;
+        m.peak_bytes = memory_->peak;
+    }
+    m.weight_bytes = weight_bytes_.load();
+#if !defined(FASTVLM_SIMT)
+    size_t free_bytes = 0, total_bytes = 0;
+    if (cudaMemGetInfo(&free_bytes, &total_bytes) == cudaSuccess) m.driver_used_bytes = total_bytes - free_bytes;
+    else cudaGetLastError();
+#endif
+    return m;
+}
+
+void CudaBackend::synchronize() { FASTVLM_CUDA_CHECK(cudaDeviceSynchronize()); }
+
+double CudaBackend::measure_bandwidth_gbps() {
+#if defined(FASTVLM_SIMT)
+    return 0.0;  // host memory under SIMT: nothing to measure
+#else
+    const size_t bytes = size_t(1) << 30;
+    void *a = nullptr, *b = nullptr;
+    if (cudaMalloc(&a, bytes) != cudaSuccess || cudaMalloc(&b, bytes) != cudaSuccess) {
+        cudaGetLastError();
+        cudaFree(a);
+        return 0.0;
+    }
+    cudaEvent_t start, stop;
+    FASTVLM_CUDA_CHECK(cudaEventCreate(&start));
+    FASTVLM_CUDA_CHECK(cudaEventCreate(&stop));
+    FASTVLM_CUDA_CHECK(cudaMemcpy(b, a, bytes, cudaMemcpyDeviceToDevice));  // warm-up
+    float best_ms = 1e30f;
+    for (int rep = 0; rep < 5; ++rep) {
+        FASTVLM_CUDA_CHECK(cudaEventRecord(start));
+        FASTVLM_CUDA_CHECK(cudaMemcpyAsync(b, a, bytes, cudaMemcpyDeviceToDevice));
+        FASTVLM_CUDA_CHECK(cudaEventRecord(stop));
+        FASTVLM_CUDA_CHECK(cudaEventSynchronize(stop));
+        float ms = 0.0f;
+        FASTVLM_CUDA_CHECK(cudaEventElapsedTime(&ms, start, stop));
+        best_ms = std::min(best_ms, ms);
+    }
+    cudaEventDestroy(start);
+    cudaEventDestroy(stop);
+    cudaFree(a);
+    cudaFree(b);
+    return 2.0 * double(bytes) / (double(best_ms) * 1e-3) / 1e9;
+#endif
+}
+
+Tensor CudaBackend::device_ints(const std::vector<int>& values) {
+    Tensor t = alloc(DType::I32, {int64_t(values.size())});
+    if (!values.empty())
+        FASTVLM_CUDA_CHECK(cudaMemcpy(t.data(), values.data(), values.size() * sizeof(int), cudaMemcpyHostToDevice));
+    return t;
+}
+
+// ---------------------------------------------------------------------- dense algebra
+
+void CudaBackend::matmul(const Tensor& y, const Tensor& x, const Tensor& w, const Tensor& bias, Activation act) {
+    const checks::MatmulSize s = checks::matmul(y, x, w, bias);
+    // Kernels take fp32 biases; the few stored in 16 bits are small and widened per call.
+    const Tensor bias_f32 = bias.empty() || bias.dtype() == DType::F32 ? bias : upload(read(bias), {s.n});
+    gpu::matmul(x.as<float>(), w.data(), w.dtype(), f32(bias_f32), y.as<float>(), int(s.m), int(s.n), int(s.k), act,
+                kStream);
+}
+
+void CudaBackend::linear(const Tensor& y, const Tensor& x, const LinearWeight& w, Activation act) {
+    const checks::MatmulSize s = checks::linear(y, x, w);
+    if (w.format == LinearFormat::Dense) {
+        if (!w.f16_activations) {
+            matmul(y, x, w.weight, w.bias, act);
+            return;
+        }
+        // The 16-bit activation modes: the input rounded to fp16 before, the output after.
+        Tensor x16 = alloc(DType::F32, x.shape());
+        gpu::copy(x16.as<float>(), x.as<float>(), size_t(x.numel()), kStream);
+        gpu::round_to_fp16(x16.as<float>(), size_t(x16.numel()), kStream);
+        matmul(y, x16, w.weight, w.bias, Activation::None);
+    } else {
+        linear_quantized(y, x, w);
+        if (w.format == LinearFormat::NF4 && !w.f16_activations) {  // W4A32 keeps fp32 outputs
+            if (act != Activation::None) gpu::activate(y.as<float>(), size_t(y.numel()), act, kStream);
+            return;
+        }
+    }
+    gpu::round_to_fp16(y.as<float>(), size_t(y.numel()), kStream);
+    if (act != Activation::None) {
+        gpu::activate(y.as<float>(), size_t(y.numel()), act, kStream);
+        gpu::round_to_fp16(y.as<float>(), size_t(y.numel()), kStream);
+    }
+    (void)s;
+}
+
+// The decode kernels of the quantized formats take one fp16 row: each token's row is converted,
+// multiplied and widened back (one call per token for a prompt: correct, not yet fast).
+void CudaBackend::linear_quantized(const Tensor& y, const Tensor& x, const LinearWeight& w) {
+    const int n = int(w.out_features), k = int(w.in_features);
+    const int64_t tokens = x.rows();
+    Tensor x16 = alloc(DType::F16, {k});
+    Tensor y16 = alloc(DType::F16, {n});
+    Tensor bias16;
+    if (!w.bias.empty()) {
+        bias16 = alloc(DType::F16, {n});
+        f32_to_f16(w.bias.as<float>(), bias16.as<__half>(), size_t(n), kStream);
+    }
+    const __half* bias = bias16.empty() ? nullptr : bias16.as<__half>();
+    Tensor workspace;
+    if (w.format == LinearFormat::Int8) workspace = alloc(DType::U8, {int64_t(int8_activation_workspace_bytes(k))});
+    if (w.format == LinearFormat::Int4) workspace = alloc(DType::U8, {int64_t(int4_activation_workspace_bytes(k))});
+    for (int64_t t = 0; t < tokens; ++t) {
+        f32_to_f16(x.as<float>() + t * k, x16.as<__half>(), size_t(k), kStream);
+        switch (w.format) {
+            case LinearFormat::Int8: {
+                Int8Weight weight;
+                weight.codes = w.codes.as<int8_t>();
+                weight.row_scale = w.row_scale.as<float>();
+                weight.out_features = n;
+                weight.in_features = k;
+                const Int8Activation a = int8_activation(workspace.data(), k);
+                // A threshold of 0 means "no decomposition" in bitsandbytes: no column is an outlier.
+                const float threshold = w.outlier_threshold > 0.0f ? w.outlier_threshold : INFINITY;
+                quantize_activation_int8(x16.as<__half>(), threshold, a, kStream);
+                gemv_int8(weight, bias, x16.as<__half>(), a, y16.as<__half>(), kStream);
+                break;
+            }
+            case LinearFormat::NF4: {
+                NF4Weight weight;
+                weight.codes = w.codes.as<uint8_t>();
+                weight.absmax_codes = w.absmax_codes.as<uint8_t>();
+                weight.nested_absmax = w.nested_absmax.as<float>();
+                weight.dynamic_map = w.dynamic_map.as<float>();
+                weight.offset = w.nested_offset;
+                weight.out_features = n;
+                weight.in_features = k;
+                gemv_nf4(weight, w.f16_activations ? NF4Compute::F16 : NF4Compute::F32, bias, x16.as<__half>(),
+                         y16.as<__half>(), kStream);
+                break;
+            }
+            case LinearFormat::Int4: {
+                Int4Weight weight;
+                weight.codes = w.codes.as<uint8_t>();
+                weight.scales = w.group_scale.as<__half>();
+                weight.out_features = n;
+                weight.in_features = k;
+                const Int4Activation a = int4_activation(workspace.data(), k);
+                quantize_activation_int4(x16.as<__half>(), a, kStream);
+                gemv_w4a4(weight, bias, a, y16.as<__half>(), kStream);
+                break;
+            }
+            case LinearFormat::Dense:
+                break;
+        }
+        f16_to_f32(y16.as<__half>(), y.as<float>() + t * n, size_t(n), kStream);
+    }
+}
+
+// ---------------------------------------------------------------------- elementwise
+
+void CudaBackend::activate(const Tensor& x, Activation act) {
+    checks::expect_f32(x, "activate", "tensor");
+    gpu::activate(x.as<float>(), size_t(x.numel()), act, kStream);
+}
+
+void CudaBackend::add(const Tensor& y, const Tensor& x) {
+    checks::elementwise(y, x, "add");
+    gpu::add(y.as<float>(), x.as<float>(), size_t(y.numel()), kStream);
+}
+
+void CudaBackend::copy(const Tensor& dst, const Tensor& src) {
+    checks::elementwise(dst, src, "copy");
+    gpu::copy(dst.as<float>(), src.as<float>(), size_t(dst.numel()), kStream);
+}
+
+void CudaBackend::transpose(const Tensor& y, const Tensor& x) {
+    checks::transpose(y, x);
+    gpu::transpose(y.as<float>(), x.as<float>(), int(x.rows()), int(x.cols()), kStream);
+}
+
+// ---------------------------------------------------------------------- vision
+
+void CudaBackend::conv2d(const Tensor& y, const Tensor& x, const Tensor& w, const Tensor& bias, int stride, int pad,
+                         Activation act) {
+    const checks::ConvSize s = checks::conv2d(y, x, w, bias);
+    const Tensor b = bias.empty() || bias.dtype() == DType::F32 ? bias : upload(read(bias), {s.out_c});
+    gpu::conv2d(x.as<float>(), w.data(), w.dtype(), f32(b), y.as<float>(), int(s.in_h), int(s.in_w), int(s.in_c),
+                int(s.out_c), s.kernel, stride, pad, act, kStream);
+}
+
+void CudaBackend::depthwise_conv2d(const Tensor& y, const Tensor& x, const Tensor& w, const Tensor& bias, int stride,
+                                   int pad, Activation act) {
+    const checks::ConvSize s = checks::depthwise_conv2d(y, x, w, bias);
+    const Tensor b = bias.empty() || bias.dtype() == DType::F32 ? bias : upload(read(bias), {s.out_c});
+    gpu::depthwise_conv2d(x.as<float>(), w.data(), w.dtype(), f32(b), y.as<float>(), int(s.in_h), int(s.in_w),
+                          int(s.in_c), int(s.out_c), s.kernel, stride, pad, act, kStream);
+}
+
+void CudaBackend::layernorm(const Tensor& y, const Tensor& x, const Tensor& weight, const Tensor& bias, float eps) {
+    checks::layernorm(y, x, weight, bias);
+    Tensor w = weight, b = bias;
+    if (weight.dtype() != bias.dtype()) {  // the kernel takes one dtype for both
+        w = upload(read(weight), {x.cols()});
+        b = upload(read(bias), {x.cols()});
+    }
+    gpu::layernorm(x.as<float>(), w.data(), b.data(), w.dtype(), y.as<float>(), int(x.rows()), int(x.cols()), eps,
+                   kStream);
+}
+
+void CudaBackend::add_scaled(const Tensor& y, const Tensor& x, const Tensor& scale) {
+    checks::add_scaled(y, x, scale);
+    gpu::add_scaled(y.as<float>(), x.as<float>(), scale.data(), scale.dtype(), int(y.rows()), int(y.cols()), kStream);
+}
+
+void CudaBackend::mean_rows(const Tensor& y, const Tensor& x) {
+    checks::mean_rows(y, x);
+    gpu::mean_rows(y.as<float>(), x.as<float>(), int(x.rows()), int(x.cols()), kStream);
+}
+
+void CudaBackend::scale_channels(const Tensor& x, const Tensor& s) {
+    checks::scale_channels(x, s);
+    gpu::scale_channels(x.as<float>(), s.as<float>(), int(x.rows()), int(x.cols()), kStream);
+}
+
+void CudaBackend::self_attention(const Tensor& out, const Tensor& qkv, int heads, int head_dim) {
+    checks::self_attention(out, qkv, heads, head_dim);
+    const int width = heads * head_dim;
+    const float* base = qkv.as<float>();
+    gpu::attention(base, 3 * width, base + width, base + 2 * width, 3 * width, DType::F32, out.as<float>(), width,
+                   int(qkv.rows()), int(qkv.rows()), heads, heads, head_dim, -1, 1.0f / std::sqrt(float(head_dim)),
+                   kStream);
+}
+
+// ---------------------------------------------------------------------- language model
+
+void CudaBackend::embedding(const Tensor& y, const Tensor& table, const std::vector<int>& ids) {
+    checks::embedding(y, table, ids.data(), int64_t(ids.size()));
+    if (ids.empty()) return;
+    const Tensor device_ids = device_ints(ids);
+    gpu::embedding(table.data(), table.dtype(), device_ids.as<int>(), y.as<float>(), int(ids.size()),
+                   int(table.dim(1)), kStream);
+}
+
+void CudaBackend::rmsnorm(const Tensor& y, const Tensor& x, const Tensor& weight, float eps) {
+    checks::rmsnorm(y, x, weight);
+    rmsnorm_f32(x.as<float>(), weight.data(), weight.dtype(), y.as<float>(), int(x.rows()), int(x.cols()), eps,
+                kStream);
+}
+
+void CudaBackend::rope(const Tensor& x, int heads, int head_dim, const std::vector<int>& positions, float theta) {
+    checks::rope(x, heads, head_dim, int64_t(positions.size()));
+    if (positions.empty()) return;
+    const Tensor device_positions = device_ints(positions);
+    rope_f32(x.as<float>(), device_positions.as<int>(), int(positions.size()), heads, head_dim, theta, kStream);
+}
+
+void CudaBackend::silu_gate(const Tensor& out, const Tensor& gate, const Tensor& up) {
+    checks::silu_gate(out, gate, up);
+    silu_gate_f32(gate.as<float>(), up.as<float>(), out.as<float>(), size_t(out.numel()), kStream);
+}
+
+void CudaBackend::kv_store(const Tensor& k_cache, const Tensor& v_cache, const Tensor& k, const Tensor& v, int pos) {
+    checks::kv_store(k_cache, v_cache, k, v, pos);
+    gpu::kv_store(k_cache.data(), v_cache.data(), k_cache.dtype(), k.as<float>(), v.as<float>(), int(k.rows()),
+                  int(k_cache.dim(1)), pos, kStream);
+}
+
+void CudaBackend::attention_cached(const Tensor& out, const Tensor& q, const Tensor& k_cache, const Tensor& v_cache,
+                                   int pos, int heads, int kv_heads, int head_dim) {
+    checks::attention_cached(out, q, k_cache, v_cache, pos, heads, kv_heads, head_dim);
+    const int width = heads * head_dim, kv_width = kv_heads * head_dim, tokens = int(q.rows());
+    gpu::attention(q.as<float>(), width, k_cache.data(), v_cache.data(), kv_width, k_cache.dtype(), out.as<float>(),
+                   width, tokens, pos + tokens, heads, kv_heads, head_dim, pos, 1.0f / std::sqrt(float(head_dim)),
+                   kStream);
+}
+
+// ---------------------------------------------------------------------- registration
+
+bool cuda_device_available() {
+#if defined(FASTVLM_SIMT)
+    return true;
+#else
+    int count = 0;
+    if (cudaGetDeviceCount(&count) != cudaSuccess) {
+        cudaGetLastError();
+        return false;
+    }
+    return count > 0;
+#endif
+}
+
+namespace {
+std::unique_ptr<Backend> make_cuda_backend(const BackendOptions&) { return std::make_unique<CudaBackend>(); }
+}  // namespace
+
+void register_cuda_backend() { register_backend("cuda", make_cuda_backend); }
+
+}  // namespace fastvlm::gpu

@@ -1,0 +1,2 @@
+// cuda/layernorm.cu on the device against the CPU backend (cases shared with the SIMT suite).
+#include "tests/kernels/layernorm_cases.h"

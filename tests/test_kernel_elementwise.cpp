@@ -1,0 +1,2 @@
+// cuda/elementwise.cu run through the SIMT runtime against the CPU backend (cases shared with the GPU suite).
+#include "tests/kernels/elementwise_cases.h"

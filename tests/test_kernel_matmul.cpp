@@ -1,0 +1,2 @@
+// cuda/matmul.cu run through the SIMT runtime against its CPU twins (cases shared with the GPU suite).
+#include "tests/kernels/matmul_cases.h"
