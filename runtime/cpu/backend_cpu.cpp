@@ -60,44 +60,15 @@ ConvShape conv_shape(const checks::ConvSize& c, int stride, int pad) {
 
 }  // namespace
 
-struct CpuBackend::Memory {
-    std::mutex mutex;
-    size_t current = 0, peak = 0;                  // bytes of live tensors
-    size_t cached = 0;                             // bytes of freed blocks kept for reuse
-    std::multimap<size_t, void*> free_blocks;      // capacity -> block
-    static constexpr size_t kMaxCached = size_t(1) << 30;
-
-    ~Memory() {
-        for (auto& entry : free_blocks) std::free(entry.second);
-    }
-    void* take(size_t capacity) {
-        std::lock_guard<std::mutex> lock(mutex);
-        auto it = free_blocks.find(capacity);
-        if (it == free_blocks.end()) return nullptr;
-        void* ptr = it->second;
-        free_blocks.erase(it);
-        cached -= capacity;
-        return ptr;
-    }
-    void give_back(void* ptr, size_t capacity) {
-        std::lock_guard<std::mutex> lock(mutex);
-        if (capacity > kMaxCached) {
-            std::free(ptr);
-            return;
-        }
-        while (cached + capacity > kMaxCached) {  // make room, largest blocks first
-            auto largest = std::prev(free_blocks.end());
-            cached -= largest->first;
-            std::free(largest->second);
-            free_blocks.erase(largest);
-        }
-        free_blocks.emplace(capacity, ptr);
-        cached += capacity;
-    }
-};
+namespace {
+void* host_allocate(size_t bytes) { return std::aligned_alloc(64, bytes); }
+void host_free(void* ptr) { std::free(ptr); }
+}  // namespace
 
 CpuBackend::CpuBackend(int threads, bool copy_weights)
-    : pool_(threads), memory_(std::make_shared<Memory>()), copy_weights_(copy_weights) {}
+    : pool_(threads),
+      memory_(BlockCache::make(host_allocate, host_free, /*granule=*/64, /*max_cached=*/size_t(1) << 30)),
+      copy_weights_(copy_weights) {}
 
 // ---------------------------------------------------------------------- threads
 
@@ -128,24 +99,8 @@ Tensor CpuBackend::alloc(DType dtype, const Shape& shape) {
     const int64_t numel = shape_numel(shape);
     if (numel < 0) fail("cpu alloc", "negative shape ", shape_string(shape));
     const size_t bytes = size_t(numel) * dtype_size(dtype);
-    const size_t capacity = (std::max<size_t>(bytes, 1) + 63) / 64 * 64;
-    auto block = std::make_shared<TensorBlock>();
-    block->ptr = memory_->take(capacity);
-    if (!block->ptr) block->ptr = std::aligned_alloc(64, capacity);
-    if (!block->ptr) fail("cpu alloc", "out of memory allocating ", bytes, " bytes for ", shape_string(shape));
-    block->bytes = bytes;
-    {
-        std::lock_guard<std::mutex> lock(memory_->mutex);
-        memory_->current += bytes;
-        memory_->peak = std::max(memory_->peak, memory_->current);
-    }
-    block->release = [memory = memory_, capacity](TensorBlock& b) {
-        {
-            std::lock_guard<std::mutex> lock(memory->mutex);
-            memory->current -= b.bytes;
-        }
-        memory->give_back(b.ptr, capacity);
-    };
+    std::shared_ptr<TensorBlock> block = memory_->take(bytes);
+    if (!block) fail("cpu alloc", "out of memory allocating ", bytes, " bytes for ", shape_string(shape));
     return Tensor(std::move(block), 0, dtype, shape);
 }
 
@@ -198,11 +153,8 @@ std::vector<float> CpuBackend::read(const Tensor& src) {
 
 MemoryStats CpuBackend::memory() const {
     MemoryStats m;
-    {
-        std::lock_guard<std::mutex> lock(memory_->mutex);
-        m.current_bytes = memory_->current;
-        m.peak_bytes = memory_->peak;
-    }
+    m.current_bytes = memory_->current();
+    m.peak_bytes = memory_->peak();
     m.mapped_bytes = mapped_bytes_.load();
     m.weight_bytes = copied_bytes_.load();
     return m;

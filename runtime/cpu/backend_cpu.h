@@ -7,6 +7,7 @@
 #include <mutex>
 
 #include "runtime/backend.h"
+#include "runtime/block_cache.h"
 #include "runtime/cpu/thread_pool.h"
 
 namespace fastvlm::cpu {
@@ -65,10 +66,7 @@ private:
     void rows_in_chunks(int64_t n, int64_t cost, const std::function<void(int64_t, int64_t)>& body);
 
     ThreadPool pool_;
-    // Freed blocks are kept by size and handed out again: the vision encoder allocates the
-    // same large activations block after block, and fresh pages cost a fault and a clear each.
-    struct Memory;
-    std::shared_ptr<Memory> memory_;
+    std::shared_ptr<BlockCache> memory_;
     bool copy_weights_;
     std::atomic<size_t> mapped_bytes_{0}, copied_bytes_{0};
 };

@@ -4,9 +4,8 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdint>
 #include <cstring>
-#include <map>
-#include <mutex>
 #include <vector>
 
 #include "cuda/attention.cuh"
@@ -37,48 +36,20 @@ const float* f32(const Tensor& t) { return t.empty() ? nullptr : t.as<float>(); 
 
 }  // namespace
 
-// Freed device blocks are kept by size and handed out again: cudaMalloc and cudaFree synchronize
-// the device, and the model allocates the same activation sizes layer after layer.
-struct CudaBackend::Memory {
-    std::mutex mutex;
-    size_t current = 0, peak = 0, cached = 0;
-    std::multimap<size_t, void*> free_blocks;
+namespace {
+void* device_allocate(size_t bytes) {
+    void* ptr = nullptr;
+    if (cudaMalloc(&ptr, bytes) != cudaSuccess) {
+        cudaGetLastError();  // clear it: the caller reports out of memory with the shape
+        return nullptr;
+    }
+    return ptr;
+}
+void device_free(void* ptr) { cudaFree(ptr); }
+}  // namespace
 
-    ~Memory() { release_cache(); }
-    void release_cache() {
-        for (auto& entry : free_blocks) cudaFree(entry.second);
-        free_blocks.clear();
-        cached = 0;
-    }
-    void* take(size_t capacity) {
-        std::lock_guard<std::mutex> lock(mutex);
-        auto it = free_blocks.find(capacity);
-        if (it != free_blocks.end()) {
-            void* p = it->second;
-            free_blocks.erase(it);
-            cached -= capacity;
-            return p;
-        }
-        void* p = nullptr;
-        if (cudaMalloc(&p, capacity) != cudaSuccess) {
-            cudaGetLastError();  // clear the error, give the cache back and try once more
-            release_cache();
-            p = nullptr;
-            if (cudaMalloc(&p, capacity) != cudaSuccess) {
-                cudaGetLastError();
-                return nullptr;
-            }
-        }
-        return p;
-    }
-    void give_back(void* p, size_t capacity) {
-        std::lock_guard<std::mutex> lock(mutex);
-        free_blocks.emplace(capacity, p);
-        cached += capacity;
-    }
-};
-
-CudaBackend::CudaBackend() : memory_(std::make_shared<Memory>()) {
+CudaBackend::CudaBackend()
+    : memory_(BlockCache::make(device_allocate, device_free, /*granule=*/256, /*max_cached=*/SIZE_MAX)) {
 #if defined(FASTVLM_SIMT)
     device_name_ = "SIMT fiber runtime (CPU)";
 #else
@@ -101,31 +72,10 @@ Tensor CudaBackend::alloc(DType dtype, const Shape& shape) {
     const int64_t numel = shape_numel(shape);
     if (numel < 0) fail("cuda alloc", "negative shape ", shape_string(shape));
     const size_t bytes = size_t(numel) * dtype_size(dtype);
-    const size_t capacity = (std::max<size_t>(bytes, 1) + 255) / 256 * 256;
-    auto block = std::make_shared<TensorBlock>();
-    block->ptr = memory_->take(capacity);
-    if (!block->ptr) {
-        size_t used;
-        {
-            std::lock_guard<std::mutex> lock(memory_->mutex);
-            used = memory_->current;
-        }
+    std::shared_ptr<TensorBlock> block = memory_->take(bytes);
+    if (!block)
         fail("cuda alloc", "out of GPU memory allocating ", bytes, " bytes for ", shape_string(shape), " (",
-             used, " bytes in use by this backend)");
-    }
-    block->bytes = bytes;
-    {
-        std::lock_guard<std::mutex> lock(memory_->mutex);
-        memory_->current += bytes;
-        memory_->peak = std::max(memory_->peak, memory_->current);
-    }
-    block->release = [memory = memory_, capacity](TensorBlock& b) {
-        {
-            std::lock_guard<std::mutex> lock(memory->mutex);
-            memory->current -= b.bytes;
-        }
-        memory->give_back(b.ptr, capacity);
-    };
+             memory_->current(), " bytes in use by this backend)");
     return Tensor(std::move(block), 0, dtype, shape);
 }
 
@@ -173,11 +123,8 @@ std::vector<float> CudaBackend::read(const Tensor& src) {
 
 MemoryStats CudaBackend::memory() const {
     MemoryStats m;
-    {
-        std::lock_guard<std::mutex> lock(memory_->mutex);
-        m.current_bytes = memory_->current;
-        m.peak_bytes = memory_->peak;
-    }
+    m.current_bytes = memory_->current();
+    m.peak_bytes = memory_->peak();
     m.weight_bytes = weight_bytes_.load();
 #if !defined(FASTVLM_SIMT)
     size_t free_bytes = 0, total_bytes = 0;

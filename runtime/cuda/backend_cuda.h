@@ -11,6 +11,7 @@
 #include <string>
 
 #include "runtime/backend.h"
+#include "runtime/block_cache.h"
 
 namespace fastvlm::gpu {
 
@@ -63,8 +64,7 @@ private:
     Tensor device_ints(const std::vector<int>& values);  // int32 copy on the device
     void linear_quantized(const Tensor& y, const Tensor& x, const LinearWeight& w);
 
-    struct Memory;
-    std::shared_ptr<Memory> memory_;
+    std::shared_ptr<BlockCache> memory_;  // freed device blocks are reused: cudaMalloc/cudaFree synchronize
     std::string device_name_;
     std::atomic<size_t> weight_bytes_{0};
 };

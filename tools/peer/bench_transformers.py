@@ -468,6 +468,18 @@ def versions():
     return ", ".join(parts)
 
 
+def bnb_cpu_paths():
+    """Which bitsandbytes CPU kernels this machine gets (bitsandbytes/backends/cpu/ops.py decides the same way)."""
+    import torch
+    from bitsandbytes.functional import has_avx512bf16
+    avx512 = torch.backends.cpu.get_cpu_capability() == "AVX512"
+    int8 = ("int8 codes multiplied by torch._int_mm" if avx512 else
+            "int8 codes multiplied as fp32 (no AVX-512, so no torch._int_mm; exact while sums stay below 2^24)")
+    nf4 = ("batch-1 NF4 through bitsandbytes' AVX512-BF16 gemv" if has_avx512bf16() else
+           "NF4 dequantized to the compute dtype on every call, then torch's F.linear (no AVX512-BF16 gemv)")
+    return f"bitsandbytes CPU paths here: {int8}; {nf4}"
+
+
 def fmt(value, spec):
     return "-" if value is None else format(value, spec)
 
@@ -573,6 +585,8 @@ def main():
     if "forced_argmax_matches_generate" in extras.get("fp16", {}):
         notes.append(f"fp16: teacher-forced argmax equals its generate() tokens at "
                      f"{extras['fp16']['forced_argmax_matches_generate']:.3f} of positions")
+    if any(m in modes for m in ("int8", "nf4-fp32", "nf4-fp16")):
+        notes.append(bnb_cpu_paths())
     if "fp16" not in modes:
         notes.append("fp16 not run: no quality columns")
     threads = next((e["threads"] for e in extras.values() if "threads" in e), args.threads)
