@@ -1,6 +1,8 @@
 // ./bench kernels [--threads N] [--repeats N]
 //
-// The decode kernels of Qwen2-0.5B (the linear layers in every weight mode, RMSNorm, rotary,
+// Two tables. First, the compute-bound kernels (prefill GEMMs, the vision 1x1 and depthwise
+// convolutions, vision self-attention, prefill attention) on the model's shapes, as GFLOP/s and
+// % of the FMA peak measured on the spot. Then the decode kernels of Qwen2-0.5B (the linear layers in every weight mode, RMSNorm, rotary,
 // SiLU-gate, decode attention) read against the memory bandwidth measured on the spot, as GB/s
 // and % of it:
 //   bandwidth  streaming read of a 512 MiB buffer, one thread and all threads, best of 3
@@ -19,6 +21,7 @@
 // lm_head) and compares each mode with fp16.
 #include <algorithm>
 #include <chrono>
+#include <cmath>
 #include <cstdio>
 #include <cstdlib>
 #include <functional>
@@ -29,12 +32,16 @@
 
 #include "benchmarks/bench.h"
 #include "runtime/cpu/attention_decode.h"
+#include "runtime/cpu/attention_prefill.h"
+#include "runtime/cpu/conv.h"
 #include "runtime/cpu/gemv_fp16.h"
 #include "runtime/cpu/gemv_int8.h"
 #include "runtime/cpu/gemv_nf4.h"
 #include "runtime/cpu/gemv_w4a4.h"
+#include "runtime/cpu/matmul.h"
 #include "runtime/cpu/rmsnorm.h"
 #include "runtime/cpu/rope.h"
+#include "runtime/cpu/self_attention.h"
 #include "runtime/cpu/silu_gate.h"
 #include "runtime/cpu/thread_pool.h"
 #include "runtime/error.h"
@@ -276,6 +283,168 @@ void print_linear_summary(const std::vector<Timing>& times, const std::vector<st
     }
 }
 
+// ------------------------------------------------------------------ GEMM and vision kernels
+
+// Eight fp32 lanes: one AVX2 register where the target has it.
+typedef float Float8 __attribute__((vector_size(32)));
+
+// Peak fp32 multiply-add rate (GFLOP/s) of the pool's threads: twelve independent FMA chains
+// per thread, enough to cover the FMA latency on both ports. The spec's figure for the build
+// machine is about 100 GFLOP/s for both cores.
+double measure_fma_peak(fastvlm::cpu::ThreadPool& pool) {
+    constexpr int kChains = 12;
+    constexpr int64_t kIterations = int64_t(1) << 22;
+    volatile float multiplier_seed = 0.9999999f, addend_seed = 1e-7f;
+    const float multiplier = multiplier_seed, addend = addend_seed;
+    std::vector<float> sums(static_cast<size_t>(pool.size()));
+    const double seconds = best_seconds(5, [&] {  // best of five: other processes share the cores
+        pool.split(pool.size(), [&](int64_t, int64_t, int thread) {
+            // Named accumulators, not an array, so that they stay in registers.
+            const Float8 m = Float8{} + multiplier, a = Float8{} + addend;
+            // Distinct starting values, or the compiler folds the identical chains into one.
+            Float8 c0 = a * 1.0f, c1 = a * 2.0f, c2 = a * 3.0f, c3 = a * 4.0f, c4 = a * 5.0f, c5 = a * 6.0f,
+                   c6 = a * 7.0f, c7 = a * 8.0f, c8 = a * 9.0f, c9 = a * 10.0f, c10 = a * 11.0f, c11 = a * 12.0f;
+            for (int64_t i = 0; i < kIterations; ++i) {
+                c0 = c0 * m + a; c1 = c1 * m + a; c2 = c2 * m + a; c3 = c3 * m + a;
+                c4 = c4 * m + a; c5 = c5 * m + a; c6 = c6 * m + a; c7 = c7 * m + a;
+                c8 = c8 * m + a; c9 = c9 * m + a; c10 = c10 * m + a; c11 = c11 * m + a;
+            }
+            const Float8 total = c0 + c1 + c2 + c3 + c4 + c5 + c6 + c7 + c8 + c9 + c10 + c11;
+            float s = 0;
+            for (int lane = 0; lane < 8; ++lane) s += total[lane];
+            sums[static_cast<size_t>(thread)] = s;
+        });
+    });
+    volatile float sink = 0;
+    for (float s : sums) sink = sink + s;
+    return 2.0 * 8.0 * kChains * double(kIterations) * pool.size() / seconds / 1e9;
+}
+
+struct ComputeRow {
+    std::string kernel, shape;
+    double flops;  // per call, multiply-adds counted as two
+    std::function<void(fastvlm::cpu::ThreadPool&)> run;
+};
+
+std::vector<float> float_values(size_t n, float scale, uint32_t seed) {
+    std::vector<float> v(n);
+    for (float& x : v) x = scale * (float(next_random(seed)) / float(1u << 24) - 0.5f);
+    return v;
+}
+
+// The compute-bound kernels on the model's shapes: one thread, then all threads, each against
+// the FMA peak of as many threads. Best of `repeats` calls after a warm-up.
+void run_compute_table(fastvlm::cpu::ThreadPool& one, fastvlm::cpu::ThreadPool& pool, int repeats) {
+    using namespace fastvlm::cpu;
+    using fastvlm::DType;
+    const double peak_1 = measure_fma_peak(one), peak_n = measure_fma_peak(pool);
+    std::printf("GEMM and vision kernels (CPU): fp32 FMA peak %.1f GFLOP/s with 1 thread, %.1f GFLOP/s with %d threads "
+                "(measured FMA loop; the spec states ~100 for both cores of the build machine)\n",
+                peak_1, peak_n, pool.size());
+    std::printf("%-30s %-30s %8s %9s %7s %6s %9s %7s %6s\n", "kernel", "shape", "GFLOP", "ms 1thr", "GFLOP/s", "%peak",
+                "ms Nthr", "GFLOP/s", "%peak");
+
+    std::vector<ComputeRow> rows;
+    // Prefill linear layers of Qwen2-0.5B at 296 tokens (a 256-token image and a short prompt),
+    // fp16 weights in the nn.Linear layout [out, in].
+    const int tokens = 296, hidden = 896, inter = 4864;
+    const std::vector<float> activations = float_values(size_t(tokens) * inter, 2.0f, 5);   // [296, <= 4864]
+    const std::vector<uint16_t> weights16 = fp16_values(size_t(inter) * hidden, 0.1f);      // [<= 4864, <= 4864]
+    const std::vector<float> bias = float_values(size_t(6144), 0.1f, 6);                    // [<= 6144]
+    std::vector<float> output(size_t(4096) * 1536);                                          // largest c below
+    struct GemmShape {
+        const char* name;
+        int m, n, k;
+        bool bias;
+        fastvlm::Activation act;
+    };
+    const GemmShape gemms[] = {{"gemm fp16 q_proj", tokens, hidden, hidden, true, fastvlm::Activation::None},
+                               {"gemm fp16 gate_proj", tokens, inter, hidden, false, fastvlm::Activation::None},
+                               {"gemm fp16 down_proj", tokens, hidden, inter, false, fastvlm::Activation::None}};
+    for (const GemmShape& g : gemms)
+        rows.push_back({g.name, std::to_string(g.m) + "x" + std::to_string(g.n) + "x" + std::to_string(g.k) + " (MxNxK)",
+                        2.0 * g.m * g.n * g.k, [&, g](ThreadPool& p) {
+                            GemmArgs a;
+                            a.m = g.m; a.n = g.n; a.k = g.k;
+                            a.a = activations.data(); a.lda = g.k;
+                            a.b = weights16.data(); a.b_dtype = DType::F16; a.ldb = g.k;
+                            a.bias = g.bias ? bias.data() : nullptr;
+                            a.c = output.data(); a.ldc = g.n;
+                            a.act = g.act;
+                            gemm(p, a);
+                        }});
+
+    // FastViTHD stage 2 (384 channels at 64x64 = 4096 tokens): the ConvFFN's fc1, a 1x1 conv
+    // 384 -> 1536 with GELU (a GEMM over the tokens), and its depthwise 7x7 conv.
+    const int side = 64, channels = 384, expanded = 4 * channels, map_tokens = side * side;
+    const std::vector<float> feature_map = float_values(size_t(map_tokens) * channels, 2.0f, 7);  // [64, 64, 384]
+    const std::vector<uint16_t> fc1_weight = fp16_values(size_t(expanded) * channels, 0.1f);   // [1536, 384]
+    rows.push_back({"conv1x1 fp16 s2 ConvFFN fc1", "4096 tok, 384->1536, GELU", 2.0 * map_tokens * expanded * channels,
+                    [&](ThreadPool& p) {
+                        GemmArgs a;
+                        a.m = map_tokens; a.n = expanded; a.k = channels;
+                        a.a = feature_map.data(); a.lda = channels;
+                        a.b = fc1_weight.data(); a.b_dtype = DType::F16; a.ldb = channels;
+                        a.bias = bias.data();
+                        a.c = output.data(); a.ldc = expanded;
+                        a.act = fastvlm::Activation::GELU;
+                        gemm(p, a);
+                    }});
+    const std::vector<float> dw_weight = float_values(size_t(channels) * 49, 0.2f, 8);  // [384, 1, 7, 7]
+    ConvShape dw;
+    dw.in_h = dw.out_h = side; dw.in_w = dw.out_w = side; dw.in_c = dw.out_c = channels;
+    dw.kernel = 7; dw.stride = 1; dw.pad = 3;
+    rows.push_back({"depthwise 7x7 s2 ConvFFN", "64x64x384, pad 3", 2.0 * 49 * map_tokens * channels,
+                    [&](ThreadPool& p) {
+                        depthwise_conv2d_hwc(p, dw, feature_map.data(), dw_weight.data(), nullptr, output.data(),
+                                             fastvlm::Activation::None);
+                    }});
+
+    // The stem's dense 3x3 stride-2 conv: 1024x1024x3 -> 512x512x96, GELU.
+    const std::vector<float> image = float_values(size_t(1024) * 1024 * 3, 2.0f, 11);   // [1024, 1024, 3]
+    const std::vector<float> stem_weight = float_values(size_t(96) * 3 * 9, 0.4f, 12);  // [96, 3, 3, 3]
+    std::vector<float> stem_output(size_t(512) * 512 * 96);                             // [512, 512, 96]
+    ConvShape stem;
+    stem.in_h = stem.in_w = 1024; stem.in_c = 3;
+    stem.out_h = stem.out_w = 512; stem.out_c = 96;
+    stem.kernel = 3; stem.stride = 2; stem.pad = 1;
+    rows.push_back({"conv2d 3x3 s2 stem", "1024x1024x3 -> 512x512x96", 2.0 * 512 * 512 * 96 * 27, [&](ThreadPool& p) {
+                        conv2d_hwc(p, stem, image.data(), stem_weight.data(), bias.data(), stem_output.data(),
+                                   fastvlm::Activation::GELU);
+                    }});
+
+    // FastViTHD stage 3 attention: 1024 tokens, 24 heads x 32; q k^T and scores . v.
+    const int vit_tokens = 1024, vit_heads = 24, vit_head_dim = 32;
+    const std::vector<float> qkv = float_values(size_t(vit_tokens) * 3 * vit_heads * vit_head_dim, 2.0f, 9);  // [1024, 2304]
+    rows.push_back({"self_attention s3", "1024 tok, 24 heads x 32", 4.0 * vit_tokens * vit_tokens * vit_heads * vit_head_dim,
+                    [&](ThreadPool& p) {
+                        self_attention(p, qkv.data(), output.data(), vit_tokens, vit_heads, vit_head_dim,
+                                       1.0f / std::sqrt(float(vit_head_dim)));
+                    }});
+
+    // Prefill attention of Qwen2-0.5B: 296 new tokens from position 0, 14 heads over 2 KV heads
+    // of 64, fp16 cache; causal, so query i reads i + 1 keys.
+    const int heads = 14, kv_heads = 2, head_dim = 64;
+    const std::vector<float> q = float_values(size_t(tokens) * heads * head_dim, 2.0f, 10);          // [296, 896]
+    const std::vector<uint16_t> k_cache = fp16_values(size_t(tokens) * kv_heads * head_dim, 2.0f);  // [296, 128]
+    const std::vector<uint16_t> v_cache = fp16_values(size_t(tokens) * kv_heads * head_dim, 1.0f);  // [296, 128]
+    rows.push_back({"attention_prefill fp16 cache", "296 tok, 14/2 heads x 64, causal",
+                    4.0 * heads * head_dim * (double(tokens) * (tokens + 1) / 2.0), [&](ThreadPool& p) {
+                        attention_prefill(p, q.data(), k_cache.data(), v_cache.data(), DType::F16, output.data(), tokens,
+                                          0, heads, kv_heads, head_dim, 0.125f);
+                    }});
+
+    for (const ComputeRow& row : rows) {
+        const double t1 = best_seconds(repeats, [&] { row.run(one); });
+        const double tn = best_seconds(repeats, [&] { row.run(pool); });
+        const double g1 = row.flops / t1 / 1e9, gn = row.flops / tn / 1e9;
+        std::printf("%-30s %-30s %8.3f %9.2f %7.1f %5.0f%% %9.2f %7.1f %5.0f%%\n", row.kernel.c_str(),
+                    row.shape.c_str(), row.flops / 1e9, t1 * 1e3, g1, 100.0 * g1 / peak_1, tn * 1e3, gn,
+                    100.0 * gn / peak_n);
+    }
+    std::printf("(attention counts q k^T and scores . v, not the softmax; the causal count is the keys each query reads)\n\n");
+}
+
 int run_kernels(const std::vector<std::string>& args) {
     int threads = int(std::max(1u, std::thread::hardware_concurrency())), repeats = 20;
     for (size_t i = 0; i < args.size(); ++i) {
@@ -284,6 +453,8 @@ int run_kernels(const std::vector<std::string>& args) {
         else fastvlm::fail("bench kernels", "unknown argument '", args[i], "' (--threads N, --repeats N)");
     }
     fastvlm::cpu::ThreadPool one(1), pool(threads);
+    run_compute_table(one, pool, std::min(repeats, 3));
+
     const double bandwidth_1 = measure_read_bandwidth(one), bandwidth_n = measure_read_bandwidth(pool);
     std::printf("kernels (CPU twins): read bandwidth %.1f GB/s with 1 thread, %.1f GB/s with %d threads\n",
                 bandwidth_1, bandwidth_n, threads);
@@ -352,5 +523,5 @@ int run_kernels(const std::vector<std::string>& args) {
 
 }  // namespace
 
-BENCH_COMMAND("kernels", "decode kernels (CPU twins; CUDA and cuBLASLt when built with nvcc) vs measured bandwidth",
+BENCH_COMMAND("kernels", "GEMM/vision kernels vs FMA peak, decode kernels vs measured bandwidth (CPU; CUDA and cuBLASLt when built with nvcc)",
               run_kernels, false);

@@ -1,4 +1,6 @@
-// The GPU half of `./bench kernels`: times each CUDA decode kernel, and cuBLASLt where it has
+// The GPU half of `./bench kernels`: first the compute-bound kernels on the model's shapes
+// (prefill GEMMs and the vision 1x1 conv beside cuBLASLt fp16, the convolutions, vision and
+// prefill attention) in TFLOP/s; then each CUDA decode kernel, and cuBLASLt where it has
 // an equivalent (the GEMVs, as an m x 1 matmul with the bias epilogue), against the read
 // bandwidth of the device measured on the spot with a streaming-read kernel.
 //
@@ -24,11 +26,14 @@
 #include <string>
 #include <vector>
 
+#include "cuda/attention.cuh"
 #include "cuda/attention_decode.cuh"
+#include "cuda/conv.cuh"
 #include "cuda/gemv_fp16.cuh"
 #include "cuda/gemv_int8.cuh"
 #include "cuda/gemv_nf4.cuh"
 #include "cuda/gemv_w4a4.cuh"
+#include "cuda/matmul.cuh"
 #include "cuda/rmsnorm.cuh"
 #include "cuda/rope.cuh"
 #include "cuda/silu_gate.cuh"
@@ -123,27 +128,33 @@ double measure_bandwidth(cudaStream_t stream, int sms) {
     return double(bytes) / us / 1e3;
 }
 
-// y = W x + bias through cuBLASLt: W [out, in] row-major is the column-major [in, out] matrix
-// A, used transposed; x and y are single columns; the bias is the matmul's epilogue.
-class LtGemv {
+// y = x W^T + bias (optionally GELU) through cuBLASLt, fp16 operands, fp32 accumulation: W
+// [out, in] row-major is the column-major [in, out] matrix A, used transposed; x [tokens, in]
+// and y [tokens, out] row-major are the column-major B [in, tokens] and C [out, tokens]; the
+// bias (and GELU) is the matmul's epilogue. tokens = 1 is the decode GEMV.
+class LtLinear {
 public:
-    LtGemv(cublasLtHandle_t handle, int in, int out, const __half* bias, void* workspace, size_t workspace_bytes)
+    LtLinear(cublasLtHandle_t handle, int in, int out, const __half* bias, void* workspace, size_t workspace_bytes,
+             int tokens = 1, bool gelu = false)
         : handle_(handle), workspace_(workspace), workspace_bytes_(workspace_bytes) {
         BENCH_CUBLAS(cublasLtMatmulDescCreate(&op_, CUBLAS_COMPUTE_32F, CUDA_R_32F));
         const cublasOperation_t transpose = CUBLAS_OP_T, keep = CUBLAS_OP_N;
         BENCH_CUBLAS(cublasLtMatmulDescSetAttribute(op_, CUBLASLT_MATMUL_DESC_TRANSA, &transpose, sizeof transpose));
         BENCH_CUBLAS(cublasLtMatmulDescSetAttribute(op_, CUBLASLT_MATMUL_DESC_TRANSB, &keep, sizeof keep));
         if (bias) {
-            const cublasLtEpilogue_t epilogue = CUBLASLT_EPILOGUE_BIAS;
+            const cublasLtEpilogue_t epilogue = gelu ? CUBLASLT_EPILOGUE_GELU_BIAS : CUBLASLT_EPILOGUE_BIAS;
             const cudaDataType_t bias_type = CUDA_R_16F;
             BENCH_CUBLAS(cublasLtMatmulDescSetAttribute(op_, CUBLASLT_MATMUL_DESC_EPILOGUE, &epilogue, sizeof epilogue));
             BENCH_CUBLAS(cublasLtMatmulDescSetAttribute(op_, CUBLASLT_MATMUL_DESC_BIAS_POINTER, &bias, sizeof bias));
             BENCH_CUBLAS(
                 cublasLtMatmulDescSetAttribute(op_, CUBLASLT_MATMUL_DESC_BIAS_DATA_TYPE, &bias_type, sizeof bias_type));
+        } else if (gelu) {
+            const cublasLtEpilogue_t epilogue = CUBLASLT_EPILOGUE_GELU;
+            BENCH_CUBLAS(cublasLtMatmulDescSetAttribute(op_, CUBLASLT_MATMUL_DESC_EPILOGUE, &epilogue, sizeof epilogue));
         }
-        BENCH_CUBLAS(cublasLtMatrixLayoutCreate(&a_, CUDA_R_16F, uint64_t(in), uint64_t(out), int64_t(in)));
-        BENCH_CUBLAS(cublasLtMatrixLayoutCreate(&b_, CUDA_R_16F, uint64_t(in), 1, int64_t(in)));
-        BENCH_CUBLAS(cublasLtMatrixLayoutCreate(&c_, CUDA_R_16F, uint64_t(out), 1, int64_t(out)));
+    BENCH_CUBLAS(cublasLtMatrixLayoutCreate(&a_, CUDA_R_16F, uint64_t(in), uint64_t(out), int64_t(in)));
+        BENCH_CUBLAS(cublasLtMatrixLayoutCreate(&b_, CUDA_R_16F, uint64_t(in), uint64_t(tokens), int64_t(in)));
+        BENCH_CUBLAS(cublasLtMatrixLayoutCreate(&c_, CUDA_R_16F, uint64_t(out), uint64_t(tokens), int64_t(out)));
         cublasLtMatmulPreference_t preference;
         BENCH_CUBLAS(cublasLtMatmulPreferenceCreate(&preference));
         BENCH_CUBLAS(cublasLtMatmulPreferenceSetAttribute(preference, CUBLASLT_MATMUL_PREF_MAX_WORKSPACE_BYTES,
@@ -153,14 +164,14 @@ public:
         cublasLtMatmulPreferenceDestroy(preference);
         available_ = found > 0;
     }
-    ~LtGemv() {
+    ~LtLinear() {
         cublasLtMatrixLayoutDestroy(c_);
         cublasLtMatrixLayoutDestroy(b_);
         cublasLtMatrixLayoutDestroy(a_);
         cublasLtMatmulDescDestroy(op_);
     }
-    LtGemv(const LtGemv&) = delete;
-    LtGemv& operator=(const LtGemv&) = delete;
+    LtLinear(const LtLinear&) = delete;
+    LtLinear& operator=(const LtLinear&) = delete;
 
     bool available() const { return available_; }
     void run(const __half* w, const __half* x, __half* y, cudaStream_t stream) const {
@@ -382,7 +393,7 @@ void run_linear_table(cudaStream_t stream, int repeats, double bandwidth, size_t
             const double us = time_us(stream, calls, [&](cudaStream_t s) {
                 fastvlm::gpu::gemv_fp16(w.at(call++), b, x.get(), y.get(), g.in, g.out, s);
             });
-            LtGemv reference(lt, g.in, g.out, b, lt_workspace, lt_workspace_bytes);
+            LtLinear reference(lt, g.in, g.out, b, lt_workspace, lt_workspace_bytes);
             float difference = -1.0f;
             if (reference.available()) {
                 int lt_call = 0;  // the same number of calls, so both end on the same copy
@@ -463,6 +474,136 @@ void run_linear_table(cudaStream_t stream, int repeats, double bandwidth, size_t
     std::printf("\n");
 }
 
+// ---------------------------------------------------------------- GEMM and vision kernels
+
+// Largest |a - b| over n fp32 values a and fp16 values b, relative to the largest |a|.
+float max_relative_difference(const float* a, const __half* b, size_t n) {
+    std::vector<float> ha(n);
+    std::vector<uint16_t> hb(n);
+    FASTVLM_CUDA_CHECK(cudaMemcpy(ha.data(), a, n * 4, cudaMemcpyDeviceToHost));
+    FASTVLM_CUDA_CHECK(cudaMemcpy(hb.data(), b, n * 2, cudaMemcpyDeviceToHost));
+    float worst = 0.0f, largest = 0.0f;
+    for (size_t i = 0; i < n; ++i) {
+        worst = std::max(worst, std::fabs(ha[i] - fastvlm::fp16_to_float(hb[i])));
+        largest = std::max(largest, std::fabs(ha[i]));
+    }
+    return largest > 0.0f ? worst / largest : worst;
+}
+
+void print_compute_row(const std::string& kernel, const std::string& shape, double flops, double us,
+                       double lt_us = -1.0, float difference = -1.0f) {
+    std::printf("%-30s %-32s %8.3f %9.2f %8.2f %9s %8s %7s %9s\n", kernel.c_str(), shape.c_str(), flops / 1e9, us,
+                flops / us / 1e6, format_or_dash(lt_us, "%.2f").c_str(),
+                format_or_dash(lt_us < 0 ? -1.0 : flops / lt_us / 1e6, "%.2f").c_str(),
+                format_or_dash(lt_us < 0 ? -1.0 : lt_us / us, "%.2fx").c_str(),
+                format_or_dash(double(difference), "%.2g").c_str());
+}
+
+// The compute-bound kernels on the model's shapes (the CPU table's shapes, plus the stem conv):
+// the prefill GEMMs and the vision 1x1 conv by gpu::matmul (fp32 activations, fp16 weights)
+// beside cuBLASLt fp16 with fp32 accumulation (fp16 activations and output, bias and GELU in
+// its epilogue; its GELU is the tanh form); the convolutions and attention have no cuBLASLt
+// counterpart. Operands stay put between calls: these shapes are compute-bound, and their
+// weights (at most 8.7 MB) sit in L2 in a prefill too.
+void run_compute_table(cudaStream_t stream, int repeats, cublasLtHandle_t lt, void* lt_workspace,
+                       size_t lt_workspace_bytes) {
+    using fastvlm::Activation;
+    using fastvlm::DType;
+    std::printf("GEMM and vision kernels (TFLOP/s: multiply-adds count two; x Lt: cuBLASLt time / ours; "
+                "rel diff: max|ours - cuBLASLt| / max|ours|)\n");
+    std::printf("%-30s %-32s %8s %9s %8s %9s %8s %7s %9s\n", "kernel", "shape", "GFLOP", "us", "TFLOP/s", "Lt us",
+                "TFLOP/s", "x Lt", "rel diff");
+
+    // Activations in fp32 for our kernels and the same values in fp16 for cuBLASLt (one seed).
+    // x holds the largest input (the stage-3 qkv [1024, 2304]), y the largest output (the stem's
+    // [512, 512, 96]), y16 the largest GEMM output ([4096, 1536]).
+    const size_t largest_input = size_t(1024) * 2304, largest_output = size_t(512) * 512 * 96;
+    DeviceArray<float> x(largest_input), bias(6144), y(largest_output);
+    DeviceArray<__half> x16(largest_input), bias16(6144), y16(size_t(4096) * 1536), w(size_t(4864) * 896);
+    fill_random(x.get(), x.count(), -1.0f, 1.0f, 61);
+    fill_random(x16.get(), x16.count(), -1.0f, 1.0f, 61);
+    fill_random(bias.get(), bias.count(), -0.1f, 0.1f, 62);
+    fill_random(bias16.get(), bias16.count(), -0.1f, 0.1f, 62);
+    fill_random(w.get(), w.count(), -0.05f, 0.05f, 63);
+    FASTVLM_CUDA_CHECK(cudaDeviceSynchronize());
+
+    struct GemmShape {
+        const char* name;
+        const char* shape;
+        int m, n, k;
+        bool bias, gelu;
+    };
+    // Qwen2-0.5B prefill at 296 tokens; FastViTHD stage 2 ConvFFN fc1 (1x1 conv at 64x64).
+    const GemmShape gemms[] = {{"matmul fp16 q_proj", "296x896x896 (MxNxK)", 296, 896, 896, true, false},
+                               {"matmul fp16 gate_proj", "296x4864x896 (MxNxK)", 296, 4864, 896, false, false},
+                               {"matmul fp16 down_proj", "296x896x4864 (MxNxK)", 296, 896, 4864, false, false},
+                               {"conv1x1 fp16 s2 ConvFFN fc1", "4096 tok, 384->1536, GELU", 4096, 1536, 384, true, true}};
+    for (const GemmShape& g : gemms) {
+        const double flops = 2.0 * g.m * g.n * g.k;
+        const Activation act = g.gelu ? Activation::GELU : Activation::None;
+        const double us = time_us(stream, repeats, [&](cudaStream_t s) {
+            fastvlm::gpu::matmul(x.get(), w.get(), DType::F16, g.bias ? bias.get() : nullptr, y.get(), g.m, g.n, g.k,
+                                 act, s);
+        });
+        LtLinear reference(lt, g.k, g.n, g.bias ? bias16.get() : nullptr, lt_workspace, lt_workspace_bytes, g.m, g.gelu);
+        double lt_us = -1.0;
+        float difference = -1.0f;
+        if (reference.available()) {
+            lt_us = time_us(stream, repeats, [&](cudaStream_t s) { reference.run(w.get(), x16.get(), y16.get(), s); });
+            difference = max_relative_difference(y.get(), y16.get(), size_t(g.m) * size_t(g.n));
+        }
+        print_compute_row(g.name, g.shape, flops, us, lt_us, difference);
+    }
+
+    // FastViTHD stage 2 ConvFFN depthwise 7x7 (64x64x384, pad 3) and the stem's dense 3x3
+    // stride-2 conv (1024x1024x3 -> 512x512x96).
+    {
+        DeviceArray<__half> dw_weight(size_t(384) * 49), stem_weight(size_t(96) * 3 * 9);
+        DeviceArray<float> image(size_t(1024) * 1024 * 3);
+        fill_random(dw_weight.get(), dw_weight.count(), -0.2f, 0.2f, 64);
+        fill_random(stem_weight.get(), stem_weight.count(), -0.2f, 0.2f, 65);
+        fill_random(image.get(), image.count(), -1.0f, 1.0f, 66);
+        const double dw_us = time_us(stream, repeats, [&](cudaStream_t s) {
+            fastvlm::gpu::depthwise_conv2d(x.get(), dw_weight.get(), DType::F16, nullptr, y.get(), 64, 64, 384, 384, 7,
+                                           1, 3, Activation::None, s);
+        });
+        print_compute_row("depthwise_conv2d 7x7 s2 ConvFFN", "64x64x384, pad 3", 2.0 * 49 * 4096 * 384, dw_us);
+        const double stem_us = time_us(stream, repeats, [&](cudaStream_t s) {
+            fastvlm::gpu::conv2d(image.get(), stem_weight.get(), DType::F16, bias.get(), y.get(), 1024, 1024, 3, 96, 3, 2,
+                                 1, Activation::GELU, s);
+        });
+        print_compute_row("conv2d 3x3 s2 stem", "1024x1024x3 -> 512x512x96", 2.0 * 512 * 512 * 96 * 27, stem_us);
+    }
+
+    // FastViTHD stage 3 attention: 1024 tokens, 24 heads x 32, qkv [1024, 3 * 768] fp32.
+    {
+        const int tokens = 1024, heads = 24, head_dim = 32, width = heads * head_dim;
+        const double us = time_us(stream, repeats, [&](cudaStream_t s) {
+            fastvlm::gpu::attention(x.get(), 3 * width, x.get() + width, x.get() + 2 * width, 3 * width, DType::F32,
+                                    y.get(), width, tokens, tokens, heads, heads, head_dim, -1,
+                                    1.0f / std::sqrt(float(head_dim)), s);
+        });
+        print_compute_row("attention s3 (vision)", "1024 tok, 24 heads x 32", 4.0 * tokens * tokens * width, us);
+    }
+
+    // Qwen2-0.5B prefill attention: 296 tokens from position 0, 14 heads over 2 KV heads of 64,
+    // fp16 cache [296, 128], causal.
+    {
+        const int tokens = 296, heads = 14, kv_heads = 2, head_dim = 64;
+        DeviceArray<__half> k_cache(size_t(tokens) * kv_heads * head_dim), v_cache(size_t(tokens) * kv_heads * head_dim);
+        fill_random(k_cache.get(), k_cache.count(), -1.0f, 1.0f, 67);
+        fill_random(v_cache.get(), v_cache.count(), -1.0f, 1.0f, 68);
+        const double us = time_us(stream, repeats, [&](cudaStream_t s) {
+            fastvlm::gpu::attention(x.get(), heads * head_dim, k_cache.get(), v_cache.get(), kv_heads * head_dim,
+                                    DType::F16, y.get(), heads * head_dim, tokens, tokens, heads, kv_heads, head_dim, 0,
+                                    0.125f, s);
+        });
+        print_compute_row("attention prefill fp16 cache", "296 tok, 14/2 heads x 64, causal",
+                          4.0 * heads * head_dim * (double(tokens) * (tokens + 1) / 2.0), us);
+    }
+    std::printf("(attention counts q k^T and scores . v, not the softmax; the causal count is the keys each query reads)\n\n");
+}
+
 }  // namespace
 
 int run_gpu_kernels(int repeats) {
@@ -485,6 +626,7 @@ int run_gpu_kernels(int repeats) {
         BENCH_CUBLAS(cublasLtCreate(&lt));
         const size_t workspace_bytes = static_cast<size_t>(32) << 20;
         DeviceArray<unsigned char> workspace(workspace_bytes);
+        run_compute_table(stream, repeats, lt, workspace.get(), workspace_bytes);
         run_linear_table(stream, repeats, bandwidth, size_t(props.l2CacheSize), lt, workspace.get(), workspace_bytes);
 
         std::printf("%-18s %-24s %9s %8s %6s %9s %8s %6s %9s\n", "kernel", "shape", "us", "GB/s", "%bw", "cuBLASLt",

@@ -4,8 +4,9 @@
 
 namespace bench {
 
-// Times the CUDA decode kernels, and cuBLASLt where it has an equivalent, against the device
-// bandwidth measured on the spot; prints one table. Prints a skip line and returns 0 when no
+// Times the CUDA kernels on the model's GEMM, convolution and attention shapes in TFLOP/s
+// (cuBLASLt fp16 beside the matmuls), then the decode kernels, and cuBLASLt where it has an
+// equivalent, against the device bandwidth measured on the spot; prints the tables. Prints a skip line and returns 0 when no
 // device is present; returns non-zero on a CUDA error.
 int run_gpu_kernels(int repeats);
 
