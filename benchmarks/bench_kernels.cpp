@@ -30,6 +30,7 @@
 #include <thread>
 #include <vector>
 
+#include "benchmarks/bandwidth.h"
 #include "benchmarks/bench.h"
 #include "runtime/cpu/attention_decode.h"
 #include "runtime/cpu/attention_prefill.h"
@@ -65,28 +66,6 @@ double best_seconds(int repeats, const std::function<void()>& run) {
         best = std::min(best, std::chrono::duration<double>(Clock::now() - start).count());
     }
     return best;
-}
-
-double measure_read_bandwidth(fastvlm::cpu::ThreadPool& pool) {
-    const size_t n = static_cast<size_t>(1) << 27;  // 512 MiB of floats
-    std::vector<float> buffer(n, 1.0f);
-    std::vector<double> sums(static_cast<size_t>(pool.size()));
-    const double seconds = best_seconds(3, [&] {
-        pool.split(int64_t(n), [&](int64_t b, int64_t e, int thread) {
-            const size_t begin = static_cast<size_t>(b), end = static_cast<size_t>(e);
-            float s0 = 0, s1 = 0, s2 = 0, s3 = 0, s4 = 0, s5 = 0, s6 = 0, s7 = 0;
-            size_t i = begin;
-            for (; i + 8 <= end; i += 8) {
-                s0 += buffer[i]; s1 += buffer[i + 1]; s2 += buffer[i + 2]; s3 += buffer[i + 3];
-                s4 += buffer[i + 4]; s5 += buffer[i + 5]; s6 += buffer[i + 6]; s7 += buffer[i + 7];
-            }
-            for (; i < end; ++i) s0 += buffer[i];
-            sums[static_cast<size_t>(thread)] = double(s0 + s1 + s2 + s3 + s4 + s5 + s6 + s7);
-        });
-    });
-    volatile double sink = 0;
-    for (double s : sums) sink = sink + s;
-    return double(n * sizeof(float)) / seconds / 1e9;
 }
 
 std::vector<uint16_t> fp16_values(size_t n, float scale) {
@@ -455,7 +434,8 @@ int run_kernels(const std::vector<std::string>& args) {
     fastvlm::cpu::ThreadPool one(1), pool(threads);
     run_compute_table(one, pool, std::min(repeats, 3));
 
-    const double bandwidth_1 = measure_read_bandwidth(one), bandwidth_n = measure_read_bandwidth(pool);
+    const double bandwidth_1 = bench::measure_bandwidth(one, size_t(512) << 20),
+                 bandwidth_n = bench::measure_bandwidth(pool, size_t(512) << 20);
     std::printf("kernels (CPU twins): read bandwidth %.1f GB/s with 1 thread, %.1f GB/s with %d threads\n",
                 bandwidth_1, bandwidth_n, threads);
     std::printf("%-28s %-16s %9s %7s %6s %9s %7s %6s\n", "kernel", "shape", "us 1thr", "GB/s", "%bw", "us Nthr",

@@ -7,9 +7,9 @@
 #include <cstring>
 #include <vector>
 
-#include "cuda/quant_common.cuh"
 #include "runtime/backend_checks.h"
 #include "runtime/cpu/backend_cpu.h"
+#include "runtime/cpu/fp16_round.h"
 #include "runtime/cpu/gemv_int8.h"
 #include "runtime/cpu/gemv_nf4.h"
 #include "runtime/cpu/gemv_w4a4.h"
@@ -20,10 +20,6 @@
 namespace fastvlm::cpu {
 
 namespace {
-
-void round_span_to_fp16(float* p, int64_t n) {
-    for (int64_t i = 0; i < n; ++i) p[i] = quant::round_to_fp16(p[i]);
-}
 
 // NF4 prefill: rows of the weight are dequantized this many at a time (a few MB of fp32) and
 // multiplied by the blocked GEMM, so even a quantized lm_head never expands whole.
@@ -52,8 +48,7 @@ void CpuBackend::linear(const Tensor& y, const Tensor& x, const LinearWeight& w,
                 return;
             }
             Tensor x16 = alloc(DType::F32, x.shape());
-            std::memcpy(x16.data(), x.data(), x.nbytes());
-            round_span_to_fp16(x16.as<float>(), x16.numel());
+            round_to_fp16_span(x.as<float>(), x16.as<float>(), size_t(x.numel()));
             matmul(y, x16, w.weight, w.bias, Activation::None);
             break;
         }
@@ -82,8 +77,7 @@ void CpuBackend::linear(const Tensor& y, const Tensor& x, const LinearWeight& w,
             Tensor a = x;
             if (w.f16_activations) {
                 a = alloc(DType::F32, x.shape());
-                std::memcpy(a.data(), x.data(), x.nbytes());
-                round_span_to_fp16(a.as<float>(), a.numel());
+                round_to_fp16_span(x.as<float>(), a.as<float>(), size_t(x.numel()));
             }
             Tensor slab = alloc(DType::F32, {std::min<int64_t>(n, kNF4DequantRows), k});
             for (int64_t r0 = 0; r0 < n; r0 += kNF4DequantRows) {
@@ -118,10 +112,10 @@ void CpuBackend::linear(const Tensor& y, const Tensor& x, const LinearWeight& w,
     }
     // 16-bit outputs: the kernels rounded the product; the activation's result is rounded too.
     if (w.format == LinearFormat::Dense || (w.format == LinearFormat::NF4 && w.f16_activations))
-        round_span_to_fp16(out, y.numel());
+        round_to_fp16_span(out, out, size_t(y.numel()));
     if (act != Activation::None) {
         activate(y, act);
-        round_span_to_fp16(out, y.numel());
+        round_to_fp16_span(out, out, size_t(y.numel()));
     }
 }
 

@@ -34,6 +34,13 @@ constexpr cudaStream_t kStream = nullptr;  // v1: everything on the default stre
 
 const float* f32(const Tensor& t) { return t.empty() ? nullptr : t.as<float>(); }
 
+// Kernels take fp32 biases and norm parameters; the few stored in 16 bits are small and widened
+// per call.
+Tensor widened(Backend& backend, const Tensor& t) {
+    if (t.empty() || t.dtype() == DType::F32) return t;
+    return backend.upload(backend.read(t), t.shape());
+}
+
 }  // namespace
 
 namespace {
@@ -180,14 +187,13 @@ Tensor CudaBackend::device_ints(const std::vector<int>& values) {
 
 void CudaBackend::matmul(const Tensor& y, const Tensor& x, const Tensor& w, const Tensor& bias, Activation act) {
     const checks::MatmulSize s = checks::matmul(y, x, w, bias);
-    // Kernels take fp32 biases; the few stored in 16 bits are small and widened per call.
-    const Tensor bias_f32 = bias.empty() || bias.dtype() == DType::F32 ? bias : upload(read(bias), {s.n});
+    const Tensor bias_f32 = widened(*this, bias);
     gpu::matmul(x.as<float>(), w.data(), w.dtype(), f32(bias_f32), y.as<float>(), int(s.m), int(s.n), int(s.k), act,
                 kStream);
 }
 
 void CudaBackend::linear(const Tensor& y, const Tensor& x, const LinearWeight& w, Activation act) {
-    const checks::MatmulSize s = checks::linear(y, x, w);
+    checks::linear(y, x, w);
     if (w.format == LinearFormat::Dense) {
         if (!w.f16_activations) {
             matmul(y, x, w.weight, w.bias, act);
@@ -210,7 +216,6 @@ void CudaBackend::linear(const Tensor& y, const Tensor& x, const LinearWeight& w
         gpu::activate(y.as<float>(), size_t(y.numel()), act, kStream);
         gpu::round_to_fp16(y.as<float>(), size_t(y.numel()), kStream);
     }
-    (void)s;
 }
 
 // The decode kernels of the quantized formats take one fp16 row: each token's row is converted,
@@ -303,7 +308,7 @@ void CudaBackend::transpose(const Tensor& y, const Tensor& x) {
 void CudaBackend::conv2d(const Tensor& y, const Tensor& x, const Tensor& w, const Tensor& bias, int stride, int pad,
                          Activation act) {
     const checks::ConvSize s = checks::conv2d(y, x, w, bias);
-    const Tensor b = bias.empty() || bias.dtype() == DType::F32 ? bias : upload(read(bias), {s.out_c});
+    const Tensor b = widened(*this, bias);
     gpu::conv2d(x.as<float>(), w.data(), w.dtype(), f32(b), y.as<float>(), int(s.in_h), int(s.in_w), int(s.in_c),
                 int(s.out_c), s.kernel, stride, pad, act, kStream);
 }
@@ -311,7 +316,7 @@ void CudaBackend::conv2d(const Tensor& y, const Tensor& x, const Tensor& w, cons
 void CudaBackend::depthwise_conv2d(const Tensor& y, const Tensor& x, const Tensor& w, const Tensor& bias, int stride,
                                    int pad, Activation act) {
     const checks::ConvSize s = checks::depthwise_conv2d(y, x, w, bias);
-    const Tensor b = bias.empty() || bias.dtype() == DType::F32 ? bias : upload(read(bias), {s.out_c});
+    const Tensor b = widened(*this, bias);
     gpu::depthwise_conv2d(x.as<float>(), w.data(), w.dtype(), f32(b), y.as<float>(), int(s.in_h), int(s.in_w),
                           int(s.in_c), int(s.out_c), s.kernel, stride, pad, act, kStream);
 }
@@ -320,8 +325,8 @@ void CudaBackend::layernorm(const Tensor& y, const Tensor& x, const Tensor& weig
     checks::layernorm(y, x, weight, bias);
     Tensor w = weight, b = bias;
     if (weight.dtype() != bias.dtype()) {  // the kernel takes one dtype for both
-        w = upload(read(weight), {x.cols()});
-        b = upload(read(bias), {x.cols()});
+        w = widened(*this, weight);
+        b = widened(*this, bias);
     }
     gpu::layernorm(x.as<float>(), w.data(), b.data(), w.dtype(), y.as<float>(), int(x.rows()), int(x.cols()), eps,
                    kStream);
