@@ -43,8 +43,10 @@ LIB        := $(BUILD)/libfastvlm.a
 # test fixtures shared with the GPU suite (tests/kernels/) and the runtime's own test kernels
 # (tests/simt/). -fsanitize=thread only instruments memory accesses for the runtime's
 # shared-memory race check (the hooks are in cuda/simt/race_check.cpp; libtsan is never
-# linked); ASan builds cannot combine it and go without the race check.
-SIMT_SRCS  := $(sort $(wildcard cuda/*.cu runtime/cuda/*.cu tests/kernels/*.cu tests/simt/*.cu))
+# linked); ASan builds cannot combine it and go without the race check. The cuBLASLt baseline
+# (runtime/cuda/cublaslt_matmul.cu) calls the library, not our kernels: it is device-only.
+SIMT_SRCS  := $(sort $(filter-out runtime/cuda/cublaslt_matmul.cu,\
+                $(wildcard cuda/*.cu runtime/cuda/*.cu tests/kernels/*.cu tests/simt/*.cu)))
 SIMT_OBJS  := $(SIMT_SRCS:%.cu=$(BUILD)/simt/%.o)
 SIMT_RT_SRCS := $(sort $(wildcard cuda/simt/*.cpp))
 SIMT_RT_OBJS := $(SIMT_RT_SRCS:%.cpp=$(BUILD)/obj/%.o)

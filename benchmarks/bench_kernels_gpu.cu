@@ -17,8 +17,6 @@
 // every call streams them from DRAM as a decode step does instead of hitting a warm L2.
 #include "benchmarks/bench_kernels_gpu.h"
 
-#include <cublasLt.h>
-
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
@@ -37,17 +35,13 @@
 #include "cuda/rmsnorm.cuh"
 #include "cuda/rope.cuh"
 #include "cuda/silu_gate.cuh"
+#include "runtime/cuda/cublaslt_matmul.h"
 #include "runtime/half.h"
 
 namespace bench {
 namespace {
 
 using fastvlm::fail;
-
-void check_cublas(cublasStatus_t status, const char* call) {
-    if (status != CUBLAS_STATUS_SUCCESS) fail("cublasLt", call, " failed: status ", int(status));
-}
-#define BENCH_CUBLAS(call) check_cublas((call), #call)
 
 template <typename T>
 class DeviceArray {
@@ -128,67 +122,17 @@ double measure_bandwidth(cudaStream_t stream, int sms) {
     return double(bytes) / us / 1e3;
 }
 
-// y = x W^T + bias (optionally GELU) through cuBLASLt, fp16 operands, fp32 accumulation: W
-// [out, in] row-major is the column-major [in, out] matrix A, used transposed; x [tokens, in]
-// and y [tokens, out] row-major are the column-major B [in, tokens] and C [out, tokens]; the
-// bias (and GELU) is the matmul's epilogue. tokens = 1 is the decode GEMV.
-class LtLinear {
-public:
-    LtLinear(cublasLtHandle_t handle, int in, int out, const __half* bias, void* workspace, size_t workspace_bytes,
-             int tokens = 1, bool gelu = false)
-        : handle_(handle), workspace_(workspace), workspace_bytes_(workspace_bytes) {
-        BENCH_CUBLAS(cublasLtMatmulDescCreate(&op_, CUBLAS_COMPUTE_32F, CUDA_R_32F));
-        const cublasOperation_t transpose = CUBLAS_OP_T, keep = CUBLAS_OP_N;
-        BENCH_CUBLAS(cublasLtMatmulDescSetAttribute(op_, CUBLASLT_MATMUL_DESC_TRANSA, &transpose, sizeof transpose));
-        BENCH_CUBLAS(cublasLtMatmulDescSetAttribute(op_, CUBLASLT_MATMUL_DESC_TRANSB, &keep, sizeof keep));
-        if (bias) {
-            const cublasLtEpilogue_t epilogue = gelu ? CUBLASLT_EPILOGUE_GELU_BIAS : CUBLASLT_EPILOGUE_BIAS;
-            const cudaDataType_t bias_type = CUDA_R_16F;
-            BENCH_CUBLAS(cublasLtMatmulDescSetAttribute(op_, CUBLASLT_MATMUL_DESC_EPILOGUE, &epilogue, sizeof epilogue));
-            BENCH_CUBLAS(cublasLtMatmulDescSetAttribute(op_, CUBLASLT_MATMUL_DESC_BIAS_POINTER, &bias, sizeof bias));
-            BENCH_CUBLAS(
-                cublasLtMatmulDescSetAttribute(op_, CUBLASLT_MATMUL_DESC_BIAS_DATA_TYPE, &bias_type, sizeof bias_type));
-        } else if (gelu) {
-            const cublasLtEpilogue_t epilogue = CUBLASLT_EPILOGUE_GELU;
-            BENCH_CUBLAS(cublasLtMatmulDescSetAttribute(op_, CUBLASLT_MATMUL_DESC_EPILOGUE, &epilogue, sizeof epilogue));
-        }
-    BENCH_CUBLAS(cublasLtMatrixLayoutCreate(&a_, CUDA_R_16F, uint64_t(in), uint64_t(out), int64_t(in)));
-        BENCH_CUBLAS(cublasLtMatrixLayoutCreate(&b_, CUDA_R_16F, uint64_t(in), uint64_t(tokens), int64_t(in)));
-        BENCH_CUBLAS(cublasLtMatrixLayoutCreate(&c_, CUDA_R_16F, uint64_t(out), uint64_t(tokens), int64_t(out)));
-        cublasLtMatmulPreference_t preference;
-        BENCH_CUBLAS(cublasLtMatmulPreferenceCreate(&preference));
-        BENCH_CUBLAS(cublasLtMatmulPreferenceSetAttribute(preference, CUBLASLT_MATMUL_PREF_MAX_WORKSPACE_BYTES,
-                                                          &workspace_bytes_, sizeof workspace_bytes_));
-        int found = 0;
-        BENCH_CUBLAS(cublasLtMatmulAlgoGetHeuristic(handle_, op_, a_, b_, c_, c_, preference, 1, &heuristic_, &found));
-        cublasLtMatmulPreferenceDestroy(preference);
-        available_ = found > 0;
-    }
-    ~LtLinear() {
-        cublasLtMatrixLayoutDestroy(c_);
-        cublasLtMatrixLayoutDestroy(b_);
-        cublasLtMatrixLayoutDestroy(a_);
-        cublasLtMatmulDescDestroy(op_);
-    }
-    LtLinear(const LtLinear&) = delete;
-    LtLinear& operator=(const LtLinear&) = delete;
-
-    bool available() const { return available_; }
-    void run(const __half* w, const __half* x, __half* y, cudaStream_t stream) const {
-        const float alpha = 1.0f, beta = 0.0f;
-        BENCH_CUBLAS(cublasLtMatmul(handle_, op_, &alpha, w, a_, x, b_, &beta, y, c_, y, c_, &heuristic_.algo,
-                                    workspace_, workspace_bytes_, stream));
-    }
-
-private:
-    cublasLtHandle_t handle_;
-    cublasLtMatmulDesc_t op_ = nullptr;
-    cublasLtMatrixLayout_t a_ = nullptr, b_ = nullptr, c_ = nullptr;
-    cublasLtMatmulHeuristicResult_t heuristic_{};
-    void* workspace_;
-    size_t workspace_bytes_;
-    bool available_ = false;
-};
+// cuBLASLt's plan for y = x W^T + bias (optionally GELU, tanh form) with fp16 operands and
+// output, fp32 accumulation, the bias and GELU in the epilogue. tokens = 1 is the decode GEMV.
+fastvlm::gpu::LtMatmulShape lt_linear_f16(int in, int out, bool bias, int tokens = 1, bool gelu = false) {
+    fastvlm::gpu::LtMatmulShape shape;
+    shape.tokens = tokens;
+    shape.in = in;
+    shape.out = out;
+    shape.bias = bias;
+    shape.gelu_tanh = gelu;
+    return shape;
+}
 
 float max_abs_difference(const __half* a, const __half* b, size_t n) {
     std::vector<uint16_t> ha(n), hb(n);
@@ -275,55 +219,17 @@ int rotation_copies(double bytes, size_t l2_bytes) {
     return std::max(1, std::min(4096, int(std::ceil(2.0 * double(l2_bytes) / bytes))));
 }
 
-// y = W x through cuBLASLt's int8 matmul (int32 accumulate and output): W [out, in] row-major
-// int8 is the column-major [in, out] matrix A, used transposed (the "TN" layout int8 needs).
-// Unavailable when no algorithm takes the shape.
-class LtGemvInt8 {
-public:
-    LtGemvInt8(cublasLtHandle_t handle, int in, int out, void* workspace, size_t workspace_bytes)
-        : handle_(handle), workspace_(workspace), workspace_bytes_(workspace_bytes) {
-        BENCH_CUBLAS(cublasLtMatmulDescCreate(&op_, CUBLAS_COMPUTE_32I, CUDA_R_32I));
-        const cublasOperation_t transpose = CUBLAS_OP_T, keep = CUBLAS_OP_N;
-        BENCH_CUBLAS(cublasLtMatmulDescSetAttribute(op_, CUBLASLT_MATMUL_DESC_TRANSA, &transpose, sizeof transpose));
-        BENCH_CUBLAS(cublasLtMatmulDescSetAttribute(op_, CUBLASLT_MATMUL_DESC_TRANSB, &keep, sizeof keep));
-        BENCH_CUBLAS(cublasLtMatrixLayoutCreate(&a_, CUDA_R_8I, uint64_t(in), uint64_t(out), int64_t(in)));
-        BENCH_CUBLAS(cublasLtMatrixLayoutCreate(&b_, CUDA_R_8I, uint64_t(in), 1, int64_t(in)));
-        BENCH_CUBLAS(cublasLtMatrixLayoutCreate(&c_, CUDA_R_32I, uint64_t(out), 1, int64_t(out)));
-        cublasLtMatmulPreference_t preference;
-        BENCH_CUBLAS(cublasLtMatmulPreferenceCreate(&preference));
-        BENCH_CUBLAS(cublasLtMatmulPreferenceSetAttribute(preference, CUBLASLT_MATMUL_PREF_MAX_WORKSPACE_BYTES,
-                                                          &workspace_bytes_, sizeof workspace_bytes_));
-        int found = 0;
-        const cublasStatus_t status =
-            cublasLtMatmulAlgoGetHeuristic(handle_, op_, a_, b_, c_, c_, preference, 1, &heuristic_, &found);
-        cublasLtMatmulPreferenceDestroy(preference);
-        available_ = status == CUBLAS_STATUS_SUCCESS && found > 0;
-    }
-    ~LtGemvInt8() {
-        cublasLtMatrixLayoutDestroy(c_);
-        cublasLtMatrixLayoutDestroy(b_);
-        cublasLtMatrixLayoutDestroy(a_);
-        cublasLtMatmulDescDestroy(op_);
-    }
-    LtGemvInt8(const LtGemvInt8&) = delete;
-    LtGemvInt8& operator=(const LtGemvInt8&) = delete;
-
-    bool available() const { return available_; }
-    void run(const int8_t* w, const int8_t* x, int32_t* y, cudaStream_t stream) const {
-        const int32_t alpha = 1, beta = 0;
-        BENCH_CUBLAS(cublasLtMatmul(handle_, op_, &alpha, w, a_, x, b_, &beta, y, c_, y, c_, &heuristic_.algo,
-                                    workspace_, workspace_bytes_, stream));
-    }
-
-private:
-    cublasLtHandle_t handle_;
-    cublasLtMatmulDesc_t op_ = nullptr;
-    cublasLtMatrixLayout_t a_ = nullptr, b_ = nullptr, c_ = nullptr;
-    cublasLtMatmulHeuristicResult_t heuristic_{};
-    void* workspace_;
-    size_t workspace_bytes_;
-    bool available_ = false;
-};
+// cuBLASLt's plan for y = W x with int8 operands, int32 accumulation and output (the "TN"
+// layout int8 needs). Unavailable when no algorithm takes the shape.
+fastvlm::gpu::LtMatmulShape lt_gemv_int8(int in, int out) {
+    fastvlm::gpu::LtMatmulShape shape;
+    shape.in = in;
+    shape.out = out;
+    shape.weight_type = CUDA_R_8I;
+    shape.output_type = CUDA_R_32I;
+    shape.compute = CUBLAS_COMPUTE_32I;
+    return shape;
+}
 
 struct LinearShape {
     const char* layer;
@@ -393,12 +299,13 @@ void run_linear_table(cudaStream_t stream, int repeats, double bandwidth, size_t
             const double us = time_us(stream, calls, [&](cudaStream_t s) {
                 fastvlm::gpu::gemv_fp16(w.at(call++), b, x.get(), y.get(), g.in, g.out, s);
             });
-            LtLinear reference(lt, g.in, g.out, b, lt_workspace, lt_workspace_bytes);
+            const fastvlm::gpu::LtMatmul reference(lt, lt_linear_f16(g.in, g.out, b != nullptr), lt_workspace,
+                                                   lt_workspace_bytes);
             float difference = -1.0f;
             if (reference.available()) {
                 int lt_call = 0;  // the same number of calls, so both end on the same copy
                 lt_f16_us = time_us(stream, calls, [&](cudaStream_t s) {
-                    reference.run(w.at(lt_call++), x.get(), y_lt.get(), s);
+                    reference.run(w.at(lt_call++), x.get(), y_lt.get(), s, b);
                 });
                 difference = max_abs_difference(y.get(), y_lt.get(), n);
             }
@@ -420,7 +327,7 @@ void run_linear_table(cudaStream_t stream, int repeats, double bandwidth, size_t
                 fastvlm::gpu::quantize_activation_int8(x.get(), 6.0f, a, s);
                 fastvlm::gpu::gemv_int8({codes.at(c), row_scale.at(c), g.out, g.in}, b, x.get(), a, y.get(), s);
             });
-            LtGemvInt8 reference(lt, g.in, g.out, lt_workspace, lt_workspace_bytes);
+            const fastvlm::gpu::LtMatmul reference(lt, lt_gemv_int8(g.in, g.out), lt_workspace, lt_workspace_bytes);
             double lt_i8_us = -1.0;
             if (reference.available()) {
                 int lt_call = 0;
@@ -545,11 +452,12 @@ void run_compute_table(cudaStream_t stream, int repeats, cublasLtHandle_t lt, vo
             fastvlm::gpu::matmul(x.get(), w.get(), DType::F16, g.bias ? bias.get() : nullptr, y.get(), g.m, g.n, g.k,
                                  act, s);
         });
-        LtLinear reference(lt, g.k, g.n, g.bias ? bias16.get() : nullptr, lt_workspace, lt_workspace_bytes, g.m, g.gelu);
+        const fastvlm::gpu::LtMatmul reference(lt, lt_linear_f16(g.k, g.n, g.bias, g.m, g.gelu), lt_workspace,
+                                               lt_workspace_bytes);
         double lt_us = -1.0;
         float difference = -1.0f;
         if (reference.available()) {
-            lt_us = time_us(stream, repeats, [&](cudaStream_t s) { reference.run(w.get(), x16.get(), y16.get(), s); });
+            lt_us = time_us(stream, repeats, [&](cudaStream_t s) { reference.run(w.get(), x16.get(), y16.get(), s, bias16.get()); });
             difference = max_relative_difference(y.get(), y16.get(), size_t(g.m) * size_t(g.n));
         }
         print_compute_row(g.name, g.shape, flops, us, lt_us, difference);
@@ -623,7 +531,7 @@ int run_gpu_kernels(int repeats) {
         std::printf("kernels (GPU): %s, read bandwidth %.0f GB/s measured with a streaming-read kernel\n", props.name,
                     bandwidth);
         cublasLtHandle_t lt;
-        BENCH_CUBLAS(cublasLtCreate(&lt));
+        FASTVLM_CUBLASLT_CHECK(cublasLtCreate(&lt));
         const size_t workspace_bytes = static_cast<size_t>(32) << 20;
         DeviceArray<unsigned char> workspace(workspace_bytes);
         run_compute_table(stream, repeats, lt, workspace.get(), workspace_bytes);

@@ -14,6 +14,7 @@
 #include <chrono>
 #include <cmath>
 #include <ctime>
+#include <filesystem>
 #include <fstream>
 #include <memory>
 #include <sstream>
@@ -139,6 +140,7 @@ Report run_modes_bench(const Options& o, std::FILE* progress_out) {
     BackendOptions backend_options;
     backend_options.threads = o.threads;
     backend_options.copy_weights = true;
+    backend_options.gemm = o.gemm == "cublaslt" ? GemmEngine::CublasLt : GemmEngine::Own;
     if (backend_name == "auto") {
         backend_name = "cpu";
         if (!backend_registered("cuda")) {
@@ -158,10 +160,13 @@ Report run_modes_bench(const Options& o, std::FILE* progress_out) {
     if (backend_name != "cpu" && backend_name != "cuda")
         fail("bench", "--backend ", backend_name, ": expected cpu, cuda or auto");
     report.backend = backend_name;
-    if (o.gemm == "cublaslt")
-        fail("bench", "--gemm cublaslt: the backends run our own kernels only; `./bench kernels` times them "
-                      "against cuBLASLt shape by shape");
+    if (o.gemm == "cublaslt" && backend_name != "cuda")
+        fail("bench", "--gemm cublaslt: cuBLASLt runs on the CUDA backend only, and this run uses the CPU backend",
+             report.notes.empty() ? std::string() : " (" + report.notes.back() + ")");
     report.gemm = o.gemm;
+    if (o.gemm == "cublaslt")
+        report.notes.push_back("gemm: cuBLASLt computes the dense GEMMs (activations narrowed to the weight's 16-bit "
+                               "type, fp32 accumulation); quantized layers and other operations run our kernels");
     report.lm_head = o.lm_head;
     report.vision_mode = o.vision_mode;
     report.device = cpu_model_name();
@@ -379,12 +384,19 @@ void write_file(const std::string& path, const std::string& text) {
 
 }  // namespace
 
-int run_modes_command(const std::vector<std::string>& args) {
+int run_modes_command(const std::vector<std::string>& args, const std::string& default_output_dir) {
     bool help = false;
-    const Options options = parse_options(args, &help);
+    Options options = parse_options(args, &help);
     if (help) {
         std::printf("%s", options_usage().c_str());
         return 0;
+    }
+    if (options.plot.empty() || options.json.empty()) {
+        std::error_code error;
+        std::filesystem::create_directories(default_output_dir, error);
+        if (error) fastvlm::fail(default_output_dir, "cannot create the output folder: ", error.message());
+        if (options.plot.empty()) options.plot = default_output_dir + "/modes.svg";
+        if (options.json.empty()) options.json = default_output_dir + "/modes.json";
     }
     // Read the peer's results first: a bad file should fail before minutes of measuring.
     Report peer;
@@ -395,10 +407,17 @@ int run_modes_command(const std::vector<std::string>& args) {
     const Report* other = with_peer ? &peer : nullptr;
     std::printf("%s", render_table(report, other).c_str());
     std::fflush(stdout);
-    if (!options.json.empty()) write_file(options.json, to_json(report));
-    if (!options.csv.empty()) write_file(options.csv, to_csv(report, other));
-    if (!options.markdown.empty()) write_file(options.markdown, to_markdown(report, other));
-    if (!options.plot.empty()) write_file(options.plot, to_svg(report, other));
+    std::string written;
+    auto output = [&](const std::string& path, const char* what, const std::string& text) {
+        if (path.empty()) return;
+        write_file(path, text);
+        written += (written.empty() ? "" : ", ") + path + " (" + what + ")";
+    };
+    output(options.json, "JSON report", to_json(report));
+    output(options.csv, "CSV", to_csv(report, other));
+    output(options.markdown, "Markdown", to_markdown(report, other));
+    output(options.plot, "SVG chart", to_svg(report, other));
+    std::printf("\nwritten: %s\n", written.c_str());
     return 0;
 }
 

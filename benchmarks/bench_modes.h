@@ -11,10 +11,15 @@ namespace bench {
 // Where the synthetic checkpoint lives when --model is not given (written on first use).
 constexpr const char* kSyntheticCheckpointDir = "build/synthetic-fastvlm-0.5b";
 
+// Where a run writes its chart and JSON report when --plot / --json do not say
+// (<dir>/modes.svg, <dir>/modes.json): a plain `./bench` leaves both behind.
+constexpr const char* kDefaultOutputDir = "build/bench";
+
 // Runs the comparison. `progress_out` (may be null) receives the progress bar or lines.
 Report run_modes_bench(const Options& options, std::FILE* progress_out);
 
-// `./bench [OPTIONS]`: runs it, prints the table, writes the requested files.
-int run_modes_command(const std::vector<std::string>& args);
+// `./bench [OPTIONS]`: runs it, prints the table, writes the requested files (the chart and the
+// JSON report into `default_output_dir` unless --plot / --json name them) and lists them.
+int run_modes_command(const std::vector<std::string>& args, const std::string& default_output_dir = kDefaultOutputDir);
 
 }  // namespace bench

@@ -33,7 +33,7 @@ const OptionSpec kOptions[] = {
     {"--max-new-tokens", "N", "tokens generated per iteration, greedy, N >= 1 (default: 50)"},
     {"--vision-mode", "MODE", "fp16 | same: projector in fp16, or in the LLM's weight mode (default: fp16)"},
     {"--lm-head", "MODE", "fp16 | quantized: lm_head kept fp16, or quantized like the layers (default: fp16)"},
-    {"--gemm", "NAME", "own | cublaslt: our kernels (default); cublaslt is refused until the backends have it"},
+    {"--gemm", "NAME", "own | cublaslt: dense GEMMs on our kernels (default) or cuBLASLt (CUDA backend only)"},
     {"--threads", "N", "CPU threads, N >= 0, 0: one per core (default: 0)"},
     {"--json", "FILE", "write the report as JSON (schema fastvlm-bench/1)"},
     {"--csv", "FILE", "write the table as CSV"},

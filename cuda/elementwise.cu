@@ -107,6 +107,19 @@ __global__ void __launch_bounds__(kThreads)
     for (size_t i = first_index(); i < n; i += grid_stride()) y[i] = __half2float(x[i]);
 }
 
+__global__ void __launch_bounds__(kThreads)
+    f32_to_bf16_kernel(const float* __restrict__ x, uint16_t* __restrict__ y, size_t n) {
+    for (size_t i = first_index(); i < n; i += grid_stride()) {
+        unsigned u = __float_as_uint(x[i]);
+        if ((u & 0x7fffffffu) > 0x7f800000u) {  // NaN: keep it quiet
+            y[i] = uint16_t((u >> 16) | 0x40u);
+            continue;
+        }
+        u += 0x7fffu + ((u >> 16) & 1u);  // round to nearest even
+        y[i] = uint16_t(u >> 16);
+    }
+}
+
 void check_matrix(const char* op, int rows, int cols) {
     if (rows < 0 || cols < 0) fail(op, "bad shape: rows ", rows, ", cols ", cols);
 }
@@ -193,6 +206,10 @@ void f32_to_f16(const float* x, __half* y, size_t n, cudaStream_t stream) {
 
 void f16_to_f32(const __half* x, float* y, size_t n, cudaStream_t stream) {
     if (n) launch("f16_to_f32", f16_to_f32_kernel, grid_for(n), dim3(kThreads), 0, stream, x, y, n);
+}
+
+void f32_to_bf16(const float* x, uint16_t* y, size_t n, cudaStream_t stream) {
+    if (n) launch("f32_to_bf16", f32_to_bf16_kernel, grid_for(n), dim3(kThreads), 0, stream, x, y, n);
 }
 
 }  // namespace fastvlm::gpu

@@ -37,4 +37,7 @@ void round_to_fp16(float* x, size_t n, cudaStream_t stream);
 void f32_to_f16(const float* x, __half* y, size_t n, cudaStream_t stream);
 void f16_to_f32(const __half* x, float* y, size_t n, cudaStream_t stream);
 
+// y[i] = bf16(x[i]) as its bits (nearest even, NaN kept quiet, as runtime/half.h)   x, y [n]
+void f32_to_bf16(const float* x, uint16_t* y, size_t n, cudaStream_t stream);
+
 }  // namespace fastvlm::gpu

@@ -19,7 +19,11 @@ void register_backend(const std::string& name, BackendFactory factory) { registr
 bool backend_registered(const std::string& name) { return name == "cpu" || registry().count(name) != 0; }
 
 std::unique_ptr<Backend> make_backend(const std::string& name, const BackendOptions& options) {
-    if (name == "cpu") return std::make_unique<cpu::CpuBackend>(options.threads, options.copy_weights);
+    if (name == "cpu") {
+        if (options.gemm != GemmEngine::Own)
+            fail("cpu backend", "cuBLASLt GEMMs need the CUDA backend; the CPU backend has only its own");
+        return std::make_unique<cpu::CpuBackend>(options.threads, options.copy_weights);
+    }
     const auto it = registry().find(name);
     if (it != registry().end()) return it->second(options);
     std::string known = "cpu";

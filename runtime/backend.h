@@ -126,10 +126,15 @@ public:
                                   int head_dim) = 0;
 };
 
+// Who computes the dense (unquantized) GEMMs: our kernels, or cuBLASLt as the measured
+// baseline (CUDA backend only; quantized layers always run our kernels).
+enum class GemmEngine { Own, CublasLt };
+
 struct BackendOptions {
     int threads = 0;            // CPU threads (0: one per core)
     bool copy_weights = true;   // CPU: copy large weights into backend memory (faster decoding)
                                 // instead of reading them in place from the mapped checkpoint
+    GemmEngine gemm = GemmEngine::Own;
 };
 
 // Makes a backend by name ("cpu", and "cuda" once registered); throws listing the known names.

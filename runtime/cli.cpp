@@ -28,7 +28,7 @@ const char* kUsage =
     "usage: fastvlm --model DIR [--image FILE] [--prompt TEXT] [--max-new-tokens N]\n"
     "               [--temperature T] [--top-k K] [--top-p P] [--seed S] [--backend cpu]\n"
     "               [--threads N] [--kv-cache f32|f16] [--mmap-weights] [--no-stop]\n"
-    "               [--weights MODE] [--lm-head fp16|quantized]\n"
+    "               [--weights MODE] [--lm-head fp16|quantized] [--gemm own|cublaslt]\n"
     "\n"
     "  --model DIR          model directory: config.json, model.safetensors, tokenizer.json\n"
     "  --image FILE         JPEG/PNG/BMP/GIF image; without it the prompt is text only\n"
@@ -38,7 +38,7 @@ const char* kUsage =
     "  --top-k K            sample among the K most likely tokens (default 0 = all)\n"
     "  --top-p P            sample among the most likely tokens reaching mass P (default 1)\n"
     "  --seed S             sampling seed (default 0)\n"
-    "  --backend NAME       compute backend (default cpu)\n"
+    "  --backend NAME       compute backend: cpu (default) or cuda (when built with nvcc)\n"
     "  --threads N          CPU threads (default: one per core)\n"
     "  --kv-cache f32|f16   KV cache precision (default f32)\n"
     "  --mmap-weights       read weights in place from the checkpoint file (less memory,\n"
@@ -47,7 +47,9 @@ const char* kUsage =
     "  --weights MODE       reference (default: weights as stored, fp32 activations), fp16,\n"
     "                       int8 (LLM.int8), nf4-fp32, nf4-fp16, w4a4: the language model's\n"
     "                       linear layers, quantized at load\n"
-    "  --lm-head fp16|quantized  the output head in fp16 (default) or in the --weights mode\n";
+    "  --lm-head fp16|quantized  the output head in fp16 (default) or in the --weights mode\n"
+    "  --gemm own|cublaslt  dense GEMMs on our kernels (default) or on cuBLASLt, the measured\n"
+    "                       baseline (--backend cuda only)\n";
 
 struct Options {
     std::string model, image, prompt = std::string(kDefaultQuestion), backend = "cpu";
@@ -60,6 +62,7 @@ struct Options {
     bool copy_weights = true;
     WeightMode weights = WeightMode::Reference;
     bool quantize_lm_head = false;
+    GemmEngine gemm = GemmEngine::Own;
 };
 
 // Thrown for bad arguments (exit status 2).
@@ -134,6 +137,10 @@ Options parse(const std::vector<std::string>& args) {
             if (value == "fp16") o.quantize_lm_head = false;
             else if (value == "quantized") o.quantize_lm_head = true;
             else usage_error("--lm-head: '" + value + "' is not fp16 or quantized");
+        } else if (flag == "--gemm") {
+            if (value == "own") o.gemm = GemmEngine::Own;
+            else if (value == "cublaslt") o.gemm = GemmEngine::CublasLt;
+            else usage_error("--gemm: '" + value + "' is not own or cublaslt");
         } else if (flag == "--kv-cache") {
             if (value == "f32") o.kv_dtype = DType::F32;
             else if (value == "f16") o.kv_dtype = DType::F16;
@@ -164,6 +171,7 @@ int run(const Options& o, std::ostream& out, std::ostream& err) {
     BackendOptions backend_options;
     backend_options.threads = o.threads;
     backend_options.copy_weights = o.copy_weights;
+    backend_options.gemm = o.gemm;
     std::unique_ptr<Backend> backend = make_backend(o.backend, backend_options);
     FastVLM model(*backend, files, ModelModes::for_mode(o.weights, o.quantize_lm_head));
     const Tokenizer tokenizer = Tokenizer::from_file(files.tokenizer_path());

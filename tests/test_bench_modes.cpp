@@ -1,6 +1,10 @@
 // A miniature `./bench` end to end: every weight mode on a tiny synthetic checkpoint, one timed
 // pass of a few tokens, and the report it fills (then written and read back as JSON).
+#include <unistd.h>
+
 #include <cstdio>
+#include <string>
+#include <vector>
 
 #include "benchmarks/bench_modes.h"
 #include "loader/synthetic.h"
@@ -92,11 +96,68 @@ TEST_CASE("bench modes: a subset of modes, and refusals with clear messages") {
     CHECK(test::error_of([&] { bench::run_modes_bench(o, nullptr); }).find("no CUDA backend") != std::string::npos);
     o.backend = "cpu";
     o.gemm = "cublaslt";
-    CHECK(test::error_of([&] { bench::run_modes_bench(o, nullptr); }).find("--gemm cublaslt") != std::string::npos);
+    CHECK(test::error_of([&] { bench::run_modes_bench(o, nullptr); }) ==
+          "bench: --gemm cublaslt: cuBLASLt runs on the CUDA backend only, and this run uses the CPU backend");
     o.gemm = "own";
     o.model_dir = dir + "/missing";
     CHECK(test::error_of([&] { bench::run_modes_bench(o, nullptr); }).find("missing") != std::string::npos);
     o.model_dir = dir;
     o.image = dir + "/config.json";  // not an image
     CHECK(test::error_of([&] { bench::run_modes_bench(o, nullptr); }).find("config.json") != std::string::npos);
+}
+
+namespace {
+
+// Runs `body` with stdout going to a file; returns what it printed and the error it threw.
+struct Captured {
+    std::string out, error;
+};
+template <typename F>
+Captured capture_stdout(F&& body) {
+    const std::string path = test::temp_dir("bench_modes_stdout") + "/stdout.txt";
+    std::fflush(stdout);
+    const int saved = dup(fileno(stdout));
+    std::FILE* sink = std::fopen(path.c_str(), "w");
+    REQUIRE(sink);
+    dup2(fileno(sink), fileno(stdout));
+    Captured c;
+    c.error = test::error_of(body);
+    std::fflush(stdout);
+    dup2(saved, fileno(stdout));
+    close(saved);
+    std::fclose(sink);
+    c.out = test::read_file(path);
+    return c;
+}
+
+}  // namespace
+
+TEST_CASE("bench modes: the command prints the table and leaves the SVG chart and JSON report by default") {
+    const std::string dir = tiny_checkpoint();
+    const std::string out_dir = test::temp_dir("bench_modes_command") + "/outputs";  // created by the command
+    const std::vector<std::string> args = {"--model", dir, "--modes", "fp16,w4a4", "--iters", "1",
+                                           "--max-new-tokens", "2", "--threads", "1"};
+    int status = -1;
+    const Captured run = capture_stdout([&] { status = bench::run_modes_command(args, out_dir); });
+    REQUIRE(run.error == "");
+    CHECK(status == 0);
+    CHECK(run.out.find("w4a4") != std::string::npos);
+    CHECK(run.out.find("written: " + out_dir + "/modes.json (JSON report), " + out_dir + "/modes.svg (SVG chart)") !=
+          std::string::npos);
+    const std::string svg = test::read_file(out_dir + "/modes.svg");
+    CHECK(svg.find("<svg xmlns=\"http://www.w3.org/2000/svg\"") != std::string::npos);
+    CHECK(svg.find("</svg>") != std::string::npos);
+    const bench::Report report = bench::from_json(test::read_file(out_dir + "/modes.json"), out_dir + "/modes.json");
+    REQUIRE(report.modes.size() == 2);
+    CHECK(report.modes[1].mode == "w4a4");
+
+    // A file named on the command line replaces its default; the other default stays.
+    const std::string named = test::temp_dir("bench_modes_named") + "/chart.svg";
+    std::vector<std::string> with_plot = args;
+    with_plot.insert(with_plot.end(), {"--plot", named, "--modes", "fp16"});
+    const Captured again = capture_stdout([&] { bench::run_modes_command(with_plot, out_dir); });
+    REQUIRE(again.error == "");
+    CHECK(test::read_file(named).find("</svg>") != std::string::npos);
+    CHECK(again.out.find(named + " (SVG chart)") != std::string::npos);
+    CHECK(bench::from_json(test::read_file(out_dir + "/modes.json"), "modes.json").modes.size() == 1);
 }

@@ -120,6 +120,7 @@ TEST_CASE("cli: argument errors are one line plus the usage, exit status 2") {
         {{"--model", "m", "--top-p", "1.5"}, "fastvlm: --top-p: must be in (0, 1]"},
         {{"--model", "m", "--threads", "0"}, "fastvlm: --threads: 0 is outside 1 .. 1024"},
         {{"--model", "m", "--kv-cache", "f8"}, "fastvlm: --kv-cache: 'f8' is not f32 or f16"},
+        {{"--model", "m", "--gemm", "cublas"}, "fastvlm: --gemm: 'cublas' is not own or cublaslt"},
     };
     for (const Case& c : cases) {
         CAPTURE(c.message);
@@ -145,6 +146,10 @@ TEST_CASE("cli: run failures name the file and exit with status 1") {
     const CliRun backend = run({"--model", dir, "--backend", "tpu"});
     CHECK(backend.status == 1);
     CHECK(backend.err == "fastvlm: backend: unknown backend 'tpu' (known: cpu)\n");
+
+    const CliRun gemm = run({"--model", dir, "--gemm", "cublaslt"});
+    CHECK(gemm.status == 1);
+    CHECK(gemm.err == "fastvlm: cpu backend: cuBLASLt GEMMs need the CUDA backend; the CPU backend has only its own\n");
 
     const CliRun context = run({"--model", dir, "--max-new-tokens", "600"});
     CHECK(context.status == 1);

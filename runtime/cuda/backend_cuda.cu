@@ -25,6 +25,9 @@
 #include "runtime/backend_checks.h"
 #include "runtime/error.h"
 #include "runtime/half.h"
+#if !defined(FASTVLM_SIMT)
+#include "runtime/cuda/cublaslt_matmul.h"
+#endif
 
 namespace fastvlm::gpu {
 
@@ -55,10 +58,12 @@ void* device_allocate(size_t bytes) {
 void device_free(void* ptr) { cudaFree(ptr); }
 }  // namespace
 
-CudaBackend::CudaBackend()
+CudaBackend::CudaBackend(const BackendOptions& options)
     : memory_(BlockCache::make(device_allocate, device_free, /*granule=*/256, /*max_cached=*/SIZE_MAX)) {
 #if defined(FASTVLM_SIMT)
     device_name_ = "SIMT fiber runtime (CPU)";
+    if (options.gemm == GemmEngine::CublasLt)
+        fail("cuda backend", "cuBLASLt GEMMs need a GPU: under the SIMT fiber runtime only our own kernels run");
 #else
     int count = 0;
     if (cudaGetDeviceCount(&count) != cudaSuccess || count == 0) {
@@ -68,10 +73,18 @@ CudaBackend::CudaBackend()
     cudaDeviceProp properties{};
     FASTVLM_CUDA_CHECK(cudaGetDeviceProperties(&properties, 0));
     device_name_ = properties.name;
+    if (options.gemm == GemmEngine::CublasLt) {
+        constexpr size_t kWorkspaceBytes = size_t(32) << 20;  // what cuBLASLt's heuristics may use
+        cublaslt_workspace_ = alloc(DType::U8, {int64_t(kWorkspaceBytes)});
+        cublaslt_ = std::make_shared<CublasLtGemm>(cublaslt_workspace_.data(), kWorkspaceBytes);
+    }
 #endif
 }
 
-CudaBackend::~CudaBackend() { cudaDeviceSynchronize(); }
+CudaBackend::~CudaBackend() {
+    cudaDeviceSynchronize();
+    cublaslt_.reset();  // before its workspace goes back to the cache
+}
 
 // ---------------------------------------------------------------------- memory
 
@@ -188,8 +201,39 @@ Tensor CudaBackend::device_ints(const std::vector<int>& values) {
 void CudaBackend::matmul(const Tensor& y, const Tensor& x, const Tensor& w, const Tensor& bias, Activation act) {
     const checks::MatmulSize s = checks::matmul(y, x, w, bias);
     const Tensor bias_f32 = widened(*this, bias);
+    if (cublaslt_) {
+        matmul_cublaslt(y, x, w, bias_f32, act);
+        return;
+    }
     gpu::matmul(x.as<float>(), w.data(), w.dtype(), f32(bias_f32), y.as<float>(), int(s.m), int(s.n), int(s.k), act,
                 kStream);
+}
+
+// y = x W^T + bias on cuBLASLt: x narrowed to the weight's dtype, fp32 accumulation and output,
+// the bias in cuBLASLt's epilogue, the activation (erf GELU, which cuBLASLt lacks) after it.
+void CudaBackend::matmul_cublaslt(const Tensor& y, const Tensor& x, const Tensor& w, const Tensor& bias_f32,
+                                  Activation act) {
+#if defined(FASTVLM_SIMT)
+    (void)y, (void)x, (void)w, (void)bias_f32, (void)act;
+#else
+    const int tokens = int(x.rows()), in = int(x.cols()), out = int(w.rows());
+    const void* input = x.data();
+    Tensor narrowed;
+    cudaDataType_t type = CUDA_R_32F;
+    if (w.dtype() == DType::F16) {
+        type = CUDA_R_16F;
+        narrowed = alloc(DType::F16, x.shape());
+        f32_to_f16(x.as<float>(), narrowed.as<__half>(), size_t(x.numel()), kStream);
+        input = narrowed.data();
+    } else if (w.dtype() == DType::BF16) {
+        type = CUDA_R_16BF;
+        narrowed = alloc(DType::BF16, x.shape());
+        f32_to_bf16(x.as<float>(), narrowed.as<uint16_t>(), size_t(x.numel()), kStream);
+        input = narrowed.data();
+    }
+    cublaslt_->linear(y.as<float>(), input, w.data(), type, f32(bias_f32), tokens, in, out, kStream);
+    if (act != Activation::None) gpu::activate(y.as<float>(), size_t(y.numel()), act, kStream);
+#endif
 }
 
 void CudaBackend::linear(const Tensor& y, const Tensor& x, const LinearWeight& w, Activation act) {
@@ -415,7 +459,9 @@ bool cuda_device_available() {
 }
 
 namespace {
-std::unique_ptr<Backend> make_cuda_backend(const BackendOptions&) { return std::make_unique<CudaBackend>(); }
+std::unique_ptr<Backend> make_cuda_backend(const BackendOptions& options) {
+    return std::make_unique<CudaBackend>(options);
+}
 }  // namespace
 
 void register_cuda_backend() { register_backend("cuda", make_cuda_backend); }

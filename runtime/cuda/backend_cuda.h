@@ -3,6 +3,10 @@
 // on CUDA cores (tensor cores are the next step); weights are copied to the device in their
 // stored dtype (or quantized form) and widened by the kernels that read them.
 //
+// With GemmEngine::CublasLt the dense GEMMs (matmul, and linear layers kept in 16 bits) go to
+// cuBLASLt instead, as the measured baseline: it needs both operands in one type, so x is
+// narrowed to the weight's dtype first (W16A16; the fp16 weight modes round x to fp16 anyway).
+//
 // The same source runs on the CPU under the SIMT fiber runtime (cuda/simt/), which is how the
 // test suite checks it op by op and end to end against the CPU backend on a machine without GPU.
 #pragma once
@@ -15,10 +19,12 @@
 
 namespace fastvlm::gpu {
 
+class CublasLtGemm;  // runtime/cuda/cublaslt_matmul.h (not in the SIMT build)
+
 class CudaBackend final : public Backend {
 public:
-    // Throws when no device is usable.
-    CudaBackend();
+    // Throws when no device is usable (or cuBLASLt is asked for under the SIMT runtime).
+    explicit CudaBackend(const BackendOptions& options = {});
     ~CudaBackend() override;
     std::string name() const override { return "cuda"; }
     std::string device_name() const override { return device_name_; }
@@ -63,8 +69,11 @@ public:
 private:
     Tensor device_ints(const std::vector<int>& values);  // int32 copy on the device
     void linear_quantized(const Tensor& y, const Tensor& x, const LinearWeight& w);
+    void matmul_cublaslt(const Tensor& y, const Tensor& x, const Tensor& w, const Tensor& bias_f32, Activation act);
 
     std::shared_ptr<BlockCache> memory_;  // freed device blocks are reused: cudaMalloc/cudaFree synchronize
+    Tensor cublaslt_workspace_;
+    std::shared_ptr<CublasLtGemm> cublaslt_;  // set with GemmEngine::CublasLt
     std::string device_name_;
     std::atomic<size_t> weight_bytes_{0};
 };

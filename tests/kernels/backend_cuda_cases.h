@@ -260,4 +260,93 @@ TEST_CASE("cuda backend: the tiny golden model generates what the CPU backend ge
     }
 }
 
+#if defined(FASTVLM_SIMT)
+TEST_CASE("cuda backend: cuBLASLt GEMMs are refused under the SIMT runtime, with the reason") {
+    BackendOptions options;
+    options.gemm = GemmEngine::CublasLt;
+    CHECK(test::error_of([&] { gpu::CudaBackend backend(options); }) ==
+          "cuda backend: cuBLASLt GEMMs need a GPU: under the SIMT fiber runtime only our own kernels run");
+}
+#else
+// --gemm cublaslt: cuBLASLt against our kernels on the same device. The inputs are rounded to the
+// weight's dtype first, so both compute on identical operands and differ only in summation order.
+TEST_CASE("cuda backend: cuBLASLt GEMMs match our kernels (fp32, fp16, bf16 weights; bias, activation)") {
+    REQUIRE_DEVICE();
+    BackendOptions lt_options;
+    lt_options.gemm = GemmEngine::CublasLt;
+    gpu::CudaBackend own, lt(lt_options);
+    struct Shape {
+        int m, n, k;
+    };
+    for (const Shape shape : {Shape{1, 896, 896}, Shape{1, 45, 70}, Shape{7, 33, 65}, Shape{296, 4864, 896},
+                              Shape{4096, 96, 384}})
+        for (const DType dtype : {DType::F32, DType::F16, DType::BF16})
+            for (const Activation act : {Activation::None, Activation::GELU}) {
+                const int m = shape.m, n = shape.n, k = shape.k;
+                CAPTURE(m);
+                CAPTURE(n);
+                CAPTURE(k);
+                CAPTURE(dtype_name(dtype));
+                std::vector<float> xv = values(size_t(m) * k, 11, 1.0f), wv = values(size_t(n) * k, 12, 0.2f);
+                const std::vector<float> bv = values(size_t(n), 13, 0.5f);
+                std::vector<uint16_t> bits(wv.size());
+                for (float& x : xv)
+                    x = dtype == DType::F16 ? fp16_to_float(float_to_fp16(x))
+                        : dtype == DType::BF16 ? bf16_to_float(float_to_bf16(x)) : x;
+                for (size_t i = 0; i < wv.size(); ++i)
+                    bits[i] = dtype == DType::BF16 ? float_to_bf16(wv[i]) : float_to_fp16(wv[i]);
+                auto weight = [&](Backend& b) {
+                    return dtype == DType::F32 ? b.upload(wv, {n, k}) : b.upload_bytes(dtype, {n, k}, bits.data());
+                };
+                const Tensor w_own = weight(own), w_lt = weight(lt);
+                const Tensor x_own = own.upload(xv, {m, k}), x_lt = lt.upload(xv, {m, k});
+                const Tensor b_own = own.upload(bv, {n}), b_lt = lt.upload(bv, {n});
+                const Tensor y_own = own.alloc(DType::F32, {m, n}), y_lt = lt.alloc(DType::F32, {m, n});
+                own.matmul(y_own, x_own, w_own, b_own, act);
+                lt.matmul(y_lt, x_lt, w_lt, b_lt, act);
+                const std::vector<float> a = own.read(y_own), c = lt.read(y_lt);
+                double worst = 0, scale = 1;
+                for (size_t i = 0; i < a.size(); ++i) {
+                    REQUIRE(std::isfinite(c[i]));
+                    scale = std::max(scale, double(std::fabs(a[i])));
+                    worst = std::max(worst, double(std::fabs(a[i] - c[i])));
+                }
+                CHECK(worst <= kTolerance * scale);
+            }
+}
+
+TEST_CASE("cuda backend: the tiny golden model on cuBLASLt generates what it generates on our kernels") {
+    REQUIRE_DEVICE();
+    const std::string dir = "tests/golden/fastvlm_tiny";
+    const test::Reference ref(dir + "/reference.safetensors");
+    const ModelFiles files(dir + "/llava");
+    const Tokenizer tokenizer = Tokenizer::from_file("tests/golden/tokenizer/tiny_tokenizer.json");
+    const std::vector<int32_t> ids = fastvlm_prompt_ids(tokenizer, kDefaultQuestion).ids;
+    std::vector<int32_t> tokens[2];
+    std::vector<std::vector<float>> logits[2];
+    for (int which = 0; which < 2; ++which) {
+        BackendOptions options;
+        options.gemm = which == 0 ? GemmEngine::Own : GemmEngine::CublasLt;
+        gpu::CudaBackend backend(options);
+        FastVLM model(backend, files, ModelModes::for_mode(WeightMode::F16));
+        const Tensor image = model.encode_image(ref.floats("pixel_values"));
+        const Tensor prompt = model.embed_prompt(ids, kImagePlaceholderId, &image);
+        GenerateOptions generate_options;
+        generate_options.max_new_tokens = 8;
+        generate_options.on_logits = [&](int, const std::vector<float>& l) { logits[which].push_back(l); };
+        tokens[which] = generate(backend, model.language_model(), prompt, generate_options).ids;
+    }
+    CHECK(tokens[0] == tokens[1]);
+    REQUIRE(logits[0].size() == logits[1].size());
+    double worst = 0, scale = 0;
+    for (size_t p = 0; p < logits[0].size(); ++p)
+        for (size_t i = 0; i < logits[0][p].size(); ++i) {
+            worst = std::max(worst, double(std::fabs(logits[0][p][i] - logits[1][p][i])));
+            scale = std::max(scale, double(std::fabs(logits[0][p][i])));
+        }
+    // The vision tower's activations are narrowed to fp16 for cuBLASLt (fp32 on our kernels).
+    CHECK(worst <= 2e-2 * scale);
+}
+#endif
+
 }  // namespace backend_cuda_test

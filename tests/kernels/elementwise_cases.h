@@ -244,6 +244,22 @@ TEST_CASE("kernel f32_to_f16 and f16_to_f32: match runtime/half.h bit for bit") 
     check_exact(d_wide.download<float>(), want, "f16_to_f32");
 }
 
+TEST_CASE("kernel f32_to_bf16: matches runtime/half.h (PyTorch's cast) bit for bit") {
+    REQUIRE_DEVICE();
+    std::vector<float> x = fp16_probe_values();
+    for (uint32_t bits : {0x3f808000u, 0x3f818000u, 0x3f80ffffu, 0x7f7fffffu, 0xff7fffffu, 0x00008000u, 0x80018000u,
+                          0x7f800001u, 0xffc00000u, 0x7fbfffffu})  // ties both ways, overflow, subnormals, NaNs
+        x.push_back(fastvlm::bits_to_float(bits));
+    DeviceBuffer<float> d_x(x);
+    DeviceBuffer<uint16_t> d_b(x.size());
+    fastvlm::gpu::f32_to_bf16(d_x.get(), d_b.get(), x.size(), nullptr);
+    const std::vector<uint16_t> b = d_b.download<uint16_t>();
+    for (size_t i = 0; i < x.size(); ++i)
+        if (b[i] != fastvlm::float_to_bf16(x[i]))
+            FAIL_CHECK("f32_to_bf16 of " << x[i] << " (bits " << fastvlm::float_to_bits(x[i]) << ") gave " << b[i]
+                                         << ", expected " << fastvlm::float_to_bf16(x[i]));
+}
+
 TEST_CASE("kernel elementwise: rejects bad shapes, dtypes and overlaps") {
     REQUIRE_DEVICE();
     DeviceBuffer<float> d(64);
