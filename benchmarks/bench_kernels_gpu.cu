@@ -272,8 +272,11 @@ void run_linear_table(cudaStream_t stream, int repeats, double bandwidth, size_t
     DeviceArray<__half> x(static_cast<size_t>(inter)), bias(static_cast<size_t>(vocab)), y(static_cast<size_t>(vocab)),
         y_lt(static_cast<size_t>(vocab));
     DeviceArray<int32_t> y_i32(static_cast<size_t>(vocab));
+    DeviceArray<float> x32(static_cast<size_t>(inter)), bias32(static_cast<size_t>(vocab)), y32(static_cast<size_t>(vocab));
     fill_random(x.get(), x.count(), -1.0f, 1.0f, 11);
     fill_random(bias.get(), bias.count(), -0.1f, 0.1f, 12);
+    fill_random(x32.get(), x32.count(), -1.0f, 1.0f, 15);  // W4A32's activations
+    fill_random(bias32.get(), bias32.count(), -0.1f, 0.1f, 16);
     const __half outlier = __float2half_rn(8.0f);
     for (int k : {17, 301, 555, 890}) FASTVLM_CUDA_CHECK(cudaMemcpy(x.get() + k, &outlier, 2, cudaMemcpyHostToDevice));
     DeviceArray<unsigned char> int8_workspace(fastvlm::gpu::int8_activation_workspace_bytes(inter)),
@@ -286,6 +289,7 @@ void run_linear_table(cudaStream_t stream, int repeats, double bandwidth, size_t
     for (const LinearShape& g : shapes) {
         const size_t n = size_t(g.out), k = size_t(g.in), nk = n * k;
         const __half* b = g.bias ? bias.get() : nullptr;
+        const float* b32 = g.bias ? bias32.get() : nullptr;
         const double io_bytes = 2.0 * double(k) + 2.0 * double(n) + (g.bias ? 2.0 * double(n) : 0.0);
 
         // fp16 (W16A16), and cuBLASLt fp16 on the same weights: the baseline of every mode.
@@ -346,16 +350,18 @@ void run_linear_table(cudaStream_t stream, int repeats, double bandwidth, size_t
             Rotating<uint8_t> codes((nk + 1) / 2, copies), absmax_codes(blocks, copies);
             fill_random(codes.all(), codes.count(), 41);
             fill_random(absmax_codes.all(), absmax_codes.count(), 42);
-            for (const auto compute : {fastvlm::gpu::NF4Compute::F32, fastvlm::gpu::NF4Compute::F16}) {
+            for (const bool w4a16 : {false, true}) {
                 int call = 0;
                 const double us = time_us(stream, calls, [&](cudaStream_t s) {
                     const int c = call++;
                     const fastvlm::gpu::NF4Weight w{codes.at(c), absmax_codes.at(c), nested_absmax.get(),
                                                     dynamic_map.get(), 0.03f, g.out, g.in};
-                    fastvlm::gpu::gemv_nf4(w, compute, b, x.get(), y.get(), s);
+                    if (w4a16) fastvlm::gpu::gemv_nf4_w4a16(w, b, x.get(), y.get(), 1, s);
+                    else fastvlm::gpu::gemv_nf4_w4a32(w, b32, x32.get(), y32.get(), 1, s);
                 });
-                print_linear_row(compute == fastvlm::gpu::NF4Compute::F32 ? "nf4-fp32" : "nf4-fp16", g, bytes, us,
-                                 bandwidth, lt_f16_us);
+                // W4A32 moves fp32 activations: twice the fp16 ones counted in io_bytes.
+                print_linear_row(w4a16 ? "nf4-fp16" : "nf4-fp32", g, w4a16 ? bytes : bytes + io_bytes, us, bandwidth,
+                                 lt_f16_us);
             }
         }
 

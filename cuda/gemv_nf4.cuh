@@ -1,16 +1,10 @@
-// NF4 (double-quantized block scales) GEMV for decode (cuda/gemv_nf4.cu): the packed 4-bit
-// weight dequantized on the fly and multiplied with one fp16 activation row. Formulas:
+// NF4 (double-quantized block scales) GEMV (cuda/gemv_nf4.cu): the packed 4-bit weight
+// dequantized on the fly and multiplied with each activation row. Formulas:
 // cuda/quant_nf4.cuh; CPU twin: runtime/cpu/gemv_nf4.h.
 #pragma once
 #include "cuda/common.cuh"
 
 namespace fastvlm::gpu {
-
-// In what precision the weight is dequantized (the accumulation is fp32 in both).
-enum class NF4Compute {
-    F32,  // w = nf4_dequantize_f32 (W4A32): level * scale in fp32
-    F16,  // w = nf4_dequantize_f16 (W4A16): level and scale rounded to fp16, product in fp16
-};
 
 // The quantized weight as uploaded (loader/quantize.h, NF4Quantized).
 struct NF4Weight {
@@ -22,11 +16,16 @@ struct NF4Weight {
     int out_features = 0, in_features = 0;
 };
 
-// y[r] = fp16(bias[r] + sum_k w[r, k] * x[k]) for 0 <= r < out_features, fp32 accumulation.
-//   bias [out_features] fp16 or nullptr; x [in_features] fp16; y [out_features] fp16
+// y[t, r] = bias[r] + sum_k w[r, k] * x[t, k] for 0 <= r < out_features and each of `tokens`
+// rows of x (one launch; the weight stays in L2 between tokens), fp32 accumulation. The two
+// modes of the format, each with its own activation precision:
+//   W4A32  w = level * scale in fp32; x, bias, y fp32 (bitsandbytes with compute dtype fp32)
+//   W4A16  w = fp16(fp16(level) * fp16(scale)); x, bias fp16; y rounded to fp16
+//   bias [out_features] or nullptr; x [tokens, in_features]; y [tokens, out_features]
 // 128-bit weight loads when in_features % 32 == 0 and codes, x are 16-byte aligned; any shape
 // works (blocks may straddle rows).
-void gemv_nf4(const NF4Weight& w, NF4Compute compute, const __half* bias, const __half* x, __half* y,
-              cudaStream_t stream);
+void gemv_nf4_w4a32(const NF4Weight& w, const float* bias, const float* x, float* y, int tokens, cudaStream_t stream);
+void gemv_nf4_w4a16(const NF4Weight& w, const __half* bias, const __half* x, __half* y, int tokens,
+                    cudaStream_t stream);
 
 }  // namespace fastvlm::gpu

@@ -1,14 +1,16 @@
-// W4A4 GEMV for decode (batch 1): int4 weights times int4 activations, integer products per
+// W4A4 GEMV for decode (and, every token in one launch, prefill): int4 weights times int4 activations, integer products per
 // group of 64 along K, scaled in fp32, fp16 out; the same numbers as the CPU twin
 // (runtime/cpu/gemv_w4a4.cpp). Two kernels:
 //
-// quantize_int4_kernel: one warp per group of 64 activations (four per 128-thread block), two
+// quantize_int4_kernel: one warp per group of 64 activations (four per 128-thread block, blockIdx.y
+//   the token), two
 //   values per lane: absmax by shuffles, scale int4_scale(absmax), codes int4_quantize, written
 //   one per byte in the dp4a order of Int4Activation; each half group's code sum goes alongside
 //   (the GEMV needs it to undo the weight nibbles' offset). Bytes: 2 K read, about 1.2 K
 //   written; latency-bound.
 //
-// gemv_w4a4_kernel: one warp per output row, four rows per 128-thread block. Each lane takes 32
+// gemv_w4a4_kernel: one warp per output row, four rows per 128-thread block, blockIdx.y the
+//   token (the weight is read from DRAM once per launch, then from L2). Each lane takes 32
 //   weights at a time (one 128-bit load, evict-first) and the matching 32 activation codes (two
 //   128-bit loads through the read-only cache). A 32-bit word of packed weights holds 8
 //   two's-complement nibbles; xor 0x88888888 turns each into code + 8 in [0, 15], so masks and
@@ -24,6 +26,8 @@
 //   at 3.35 TB/s).
 #include "cuda/gemv_w4a4.cuh"
 
+#include <algorithm>
+
 #include "cuda/ptx.cuh"
 #include "cuda/quant_int4.cuh"
 #include "cuda/reduce.cuh"
@@ -38,7 +42,9 @@ constexpr int kGroup = quant::kInt4GroupSize;
 
 static_assert(kGroup == 2 * kCodesPerLoad, "two loads of packed weights per group");
 
-inline size_t padded_codes(int in_features) { return (size_t(in_features) + kGroup - 1) / kGroup * kGroup; }
+__host__ __device__ inline size_t padded_codes(int in_features) {
+    return (size_t(in_features) + kGroup - 1) / kGroup * kGroup;
+}
 inline size_t round_up_16(size_t n) { return (n + 15) / 16 * 16; }
 
 // Where value k sits in Int4Activation::codes.
@@ -50,6 +56,11 @@ __global__ void __launch_bounds__(kThreads)
     const int lane = int(threadIdx.x) % 32;
     const int group = int(blockIdx.x) * kRowsPerBlock + int(threadIdx.x) / 32;
     if (group >= groups) return;  // whole warps leave together
+    const int t = int(blockIdx.y);  // the token
+    x += int64_t(t) * in_features;
+    codes += int64_t(t) * int64_t(padded_codes(in_features));
+    scales += int64_t(t) * groups;
+    sums += int64_t(t) * 2 * groups;
     const int k = group * kGroup + 2 * lane;
     const float v0 = k < in_features ? __half2float(x[k]) : 0.0f;
     const float v1 = k + 1 < in_features ? __half2float(x[k + 1]) : 0.0f;
@@ -83,6 +94,11 @@ __global__ void __launch_bounds__(kThreads)
     if (row >= out_features) return;  // whole warps leave together
     const int64_t row_start = int64_t(row) * in_features;  // flat index of w[row, 0]
     const __half* row_scales = w_scales + size_t(row) * size_t(groups);
+    const int t = int(blockIdx.y);  // the token: its activation codes, scales, sums and output row
+    a_codes += int64_t(t) * int64_t(padded_codes(in_features));
+    a_scales += int64_t(t) * groups;
+    a_sums += int64_t(t) * 2 * groups;
+    y += int64_t(t) * out_features;
 
     float acc = 0.0f;
     if (Vectorized) {
@@ -123,32 +139,52 @@ __global__ void __launch_bounds__(kThreads)
 
 }  // namespace
 
-size_t int4_activation_workspace_bytes(int in_features) {
+constexpr int kMaxTokensPerLaunch = 65535;  // gridDim.y
+
+size_t int4_activation_workspace_bytes(int in_features, int tokens) {
     const size_t groups = size_t(quant::int4_groups_per_row(in_features > 0 ? in_features : 0));
-    return padded_codes(in_features) + round_up_16(4 * groups) + 4 * 2 * groups;
+    const size_t t = size_t(tokens > 0 ? tokens : 0);
+    return t * padded_codes(in_features) + round_up_16(4 * t * groups) + 4 * 2 * t * groups;
 }
 
-Int4Activation int4_activation(void* workspace, int in_features) {
-    if (in_features <= 0) fail("gemv_w4a4", "bad shape: in_features ", in_features);
+Int4Activation int4_activation(void* workspace, int in_features, int tokens) {
+    if (in_features <= 0 || tokens <= 0)
+        fail("gemv_w4a4", "bad shape: in_features ", in_features, ", tokens ", tokens);
     if (!workspace || !aligned_16(workspace))
         fail("gemv_w4a4", "the activation workspace must be a 16-byte aligned device buffer of ",
-             int4_activation_workspace_bytes(in_features), " bytes");
+             int4_activation_workspace_bytes(in_features, tokens), " bytes");
     unsigned char* base = static_cast<unsigned char*>(workspace);
     Int4Activation a;
     a.in_features = in_features;
     a.groups = quant::int4_groups_per_row(in_features);
+    a.tokens = tokens;
     a.codes = reinterpret_cast<int8_t*>(base);
-    base += padded_codes(in_features);
+    base += size_t(tokens) * padded_codes(in_features);
     a.scales = reinterpret_cast<float*>(base);
-    base += round_up_16(4 * size_t(a.groups));
+    base += round_up_16(4 * size_t(tokens) * size_t(a.groups));
     a.sums = reinterpret_cast<int*>(base);
     return a;
 }
 
+// The activation rows [t0, t0 + count) of a.
+Int4Activation token_rows(const Int4Activation& a, int t0, int count) {
+    Int4Activation rows = a;
+    rows.codes += int64_t(t0) * int64_t(padded_codes(a.in_features));
+    rows.scales += int64_t(t0) * a.groups;
+    rows.sums += int64_t(t0) * 2 * a.groups;
+    rows.tokens = count;
+    return rows;
+}
+
 void quantize_activation_int4(const __half* x, const Int4Activation& a, cudaStream_t stream) {
-    if (a.in_features <= 0 || !a.codes) fail("quantize_activation_int4", "the activation buffers are not set up");
-    launch("quantize_activation_int4", quantize_int4_kernel, dim3(ceil_div(size_t(a.groups), kRowsPerBlock)),
-           dim3(kThreads), 0, stream, x, a.codes, a.scales, a.sums, a.in_features, a.groups);
+    if (a.in_features <= 0 || a.tokens <= 0 || !a.codes)
+        fail("quantize_activation_int4", "the activation buffers are not set up");
+    for (int t0 = 0; t0 < a.tokens; t0 += kMaxTokensPerLaunch) {
+        const Int4Activation rows = token_rows(a, t0, std::min(kMaxTokensPerLaunch, a.tokens - t0));
+        launch("quantize_activation_int4", quantize_int4_kernel,
+               dim3(ceil_div(size_t(a.groups), kRowsPerBlock), unsigned(rows.tokens)), dim3(kThreads), 0, stream,
+               x + int64_t(t0) * a.in_features, rows.codes, rows.scales, rows.sums, a.in_features, a.groups);
+    }
 }
 
 void gemv_w4a4(const Int4Weight& w, const __half* bias, const Int4Activation& a, __half* y, cudaStream_t stream) {
@@ -156,13 +192,18 @@ void gemv_w4a4(const Int4Weight& w, const __half* bias, const Int4Activation& a,
         fail("gemv_w4a4", "bad shape: in_features ", w.in_features, ", out_features ", w.out_features);
     if (a.in_features != w.in_features)
         fail("gemv_w4a4", "the activation has ", a.in_features, " features, the weight ", w.in_features);
-    const dim3 grid(ceil_div(size_t(w.out_features), kRowsPerBlock)), block(kThreads);
-    if (w.in_features % kCodesPerLoad == 0 && aligned_16(w.codes) && aligned_16(a.codes))
-        launch("gemv_w4a4", gemv_w4a4_kernel<true>, grid, block, 0, stream, w.codes, w.scales, bias, a.codes,
-               a.scales, a.sums, y, w.in_features, w.out_features, a.groups);
-    else
-        launch("gemv_w4a4", gemv_w4a4_kernel<false>, grid, block, 0, stream, w.codes, w.scales, bias, a.codes,
-               a.scales, a.sums, y, w.in_features, w.out_features, a.groups);
+    const bool vectorized = w.in_features % kCodesPerLoad == 0 && aligned_16(w.codes) && aligned_16(a.codes);
+    for (int t0 = 0; t0 < a.tokens; t0 += kMaxTokensPerLaunch) {
+        const Int4Activation rows = token_rows(a, t0, std::min(kMaxTokensPerLaunch, a.tokens - t0));
+        const dim3 grid(ceil_div(size_t(w.out_features), kRowsPerBlock), unsigned(rows.tokens)), block(kThreads);
+        __half* y_rows = y + int64_t(t0) * w.out_features;
+        if (vectorized)
+            launch("gemv_w4a4", gemv_w4a4_kernel<true>, grid, block, 0, stream, w.codes, w.scales, bias, rows.codes,
+                   rows.scales, rows.sums, y_rows, w.in_features, w.out_features, a.groups);
+        else
+            launch("gemv_w4a4", gemv_w4a4_kernel<false>, grid, block, 0, stream, w.codes, w.scales, bias, rows.codes,
+                   rows.scales, rows.sums, y_rows, w.in_features, w.out_features, a.groups);
+    }
 }
 
 }  // namespace fastvlm::gpu

@@ -262,67 +262,91 @@ void CudaBackend::linear(const Tensor& y, const Tensor& x, const LinearWeight& w
     }
 }
 
-// The decode kernels of the quantized formats take one fp16 row: each token's row is converted,
-// multiplied and widened back (one call per token for a prompt: correct, not yet fast).
-void CudaBackend::linear_quantized(const Tensor& y, const Tensor& x, const LinearWeight& w) {
-    const int n = int(w.out_features), k = int(w.in_features);
-    const int64_t tokens = x.rows();
-    Tensor x16 = alloc(DType::F16, {k});
-    Tensor y16 = alloc(DType::F16, {n});
-    Tensor bias16;
-    if (!w.bias.empty()) {
-        bias16 = alloc(DType::F16, {n});
-        f32_to_f16(w.bias.as<float>(), bias16.as<__half>(), size_t(n), kStream);
-    }
-    const __half* bias = bias16.empty() ? nullptr : bias16.as<__half>();
-    Tensor workspace;
-    if (w.format == LinearFormat::Int8) workspace = alloc(DType::U8, {int64_t(int8_activation_workspace_bytes(k))});
-    if (w.format == LinearFormat::Int4) workspace = alloc(DType::U8, {int64_t(int4_activation_workspace_bytes(k))});
-    for (int64_t t = 0; t < tokens; ++t) {
-        f32_to_f16(x.as<float>() + t * k, x16.as<__half>(), size_t(k), kStream);
-        switch (w.format) {
-            case LinearFormat::Int8: {
-                Int8Weight weight;
-                weight.codes = w.codes.as<int8_t>();
-                weight.row_scale = w.row_scale.as<float>();
-                weight.out_features = n;
-                weight.in_features = k;
-                const Int8Activation a = int8_activation(workspace.data(), k);
-                // A threshold of 0 means "no decomposition" in bitsandbytes: no column is an outlier.
-                const float threshold = w.outlier_threshold > 0.0f ? w.outlier_threshold : INFINITY;
-                quantize_activation_int8(x16.as<__half>(), threshold, a, kStream);
-                gemv_int8(weight, bias, x16.as<__half>(), a, y16.as<__half>(), kStream);
-                break;
-            }
-            case LinearFormat::NF4: {
-                NF4Weight weight;
-                weight.codes = w.codes.as<uint8_t>();
-                weight.absmax_codes = w.absmax_codes.as<uint8_t>();
-                weight.nested_absmax = w.nested_absmax.as<float>();
-                weight.dynamic_map = w.dynamic_map.as<float>();
-                weight.offset = w.nested_offset;
-                weight.out_features = n;
-                weight.in_features = k;
-                gemv_nf4(weight, w.f16_activations ? NF4Compute::F16 : NF4Compute::F32, bias, x16.as<__half>(),
-                         y16.as<__half>(), kStream);
-                break;
-            }
-            case LinearFormat::Int4: {
-                Int4Weight weight;
-                weight.codes = w.codes.as<uint8_t>();
-                weight.scales = w.group_scale.as<__half>();
-                weight.out_features = n;
-                weight.in_features = k;
-                const Int4Activation a = int4_activation(workspace.data(), k);
-                quantize_activation_int4(x16.as<__half>(), a, kStream);
-                gemv_w4a4(weight, bias, a, y16.as<__half>(), kStream);
-                break;
-            }
-            case LinearFormat::Dense:
-                break;
+namespace {
+// The fp16 side of a quantized layer whose kernel reads and writes fp16 rows: the input and the
+// bias narrowed on entry (round to nearest even), the output widened back by store().
+struct Fp16Rows {
+    Tensor x, y, bias;
+    Fp16Rows(Backend& backend, const Tensor& x32, const Tensor& y32, const Tensor& bias32)
+        : x(backend.alloc(DType::F16, x32.shape())), y(backend.alloc(DType::F16, y32.shape())) {
+        f32_to_f16(x32.as<float>(), x.as<__half>(), size_t(x32.numel()), kStream);
+        if (!bias32.empty()) {
+            bias = backend.alloc(DType::F16, bias32.shape());
+            f32_to_f16(bias32.as<float>(), bias.as<__half>(), size_t(bias32.numel()), kStream);
         }
-        f16_to_f32(y16.as<__half>(), y.as<float>() + t * n, size_t(n), kStream);
     }
+    const __half* bias_or_null() const { return bias.empty() ? nullptr : bias.as<__half>(); }
+    void store(const Tensor& y32) const { f16_to_f32(y.as<__half>(), y32.as<float>(), size_t(y32.numel()), kStream); }
+};
+}  // namespace
+
+// The quantized formats take every token of a call in one launch (decode: one; prefill: the
+// prompt), so the weight is read from DRAM once per call.
+//
+// NF4: fp32 rows as they are in W4A32, fp16 rows in W4A16.
+void CudaBackend::linear_nf4(const Tensor& y, const Tensor& x, const LinearWeight& w) {
+    const int n = int(w.out_features), k = int(w.in_features), tokens = int(x.rows());
+    NF4Weight weight;
+    weight.codes = w.codes.as<uint8_t>();
+    weight.absmax_codes = w.absmax_codes.as<uint8_t>();
+    weight.nested_absmax = w.nested_absmax.as<float>();
+    weight.dynamic_map = w.dynamic_map.as<float>();
+    weight.offset = w.nested_offset;
+    weight.out_features = n;
+    weight.in_features = k;
+    if (!w.f16_activations) {
+        gemv_nf4_w4a32(weight, f32(w.bias), x.as<float>(), y.as<float>(), tokens, kStream);
+        return;
+    }
+    const Fp16Rows rows(*this, x, y, w.bias);
+    gemv_nf4_w4a16(weight, rows.bias_or_null(), rows.x.as<__half>(), rows.y.as<__half>(), tokens, kStream);
+    rows.store(y);
+}
+
+// LLM.int8: every token's row rounded to fp16 and quantized together (the outlier columns are
+// those of any token, as in bitsandbytes), one GEMV launch over all tokens, widened back.
+void CudaBackend::linear_int8(const Tensor& y, const Tensor& x, const LinearWeight& w) {
+    const int n = int(w.out_features), k = int(w.in_features), tokens = int(x.rows());
+    Int8Weight weight;
+    weight.codes = w.codes.as<int8_t>();
+    weight.row_scale = w.row_scale.as<float>();
+    weight.out_features = n;
+    weight.in_features = k;
+    const Fp16Rows rows(*this, x, y, w.bias);
+    const Tensor workspace = alloc(DType::U8, {int64_t(int8_activation_workspace_bytes(k, tokens))});
+    const Int8Activation a = int8_activation(workspace.data(), k, tokens);
+    // A threshold of 0 means "no decomposition" in bitsandbytes: no column is an outlier.
+    const float threshold = w.outlier_threshold > 0.0f ? w.outlier_threshold : INFINITY;
+    quantize_activation_int8(rows.x.as<__half>(), threshold, a, kStream);
+    gemv_int8(weight, rows.bias_or_null(), rows.x.as<__half>(), a, rows.y.as<__half>(), kStream);
+    rows.store(y);
+}
+
+// W4A4: every token's row rounded to fp16 and quantized (each on its own), one GEMV launch over
+// all tokens, widened back.
+void CudaBackend::linear_w4a4(const Tensor& y, const Tensor& x, const LinearWeight& w) {
+    const int n = int(w.out_features), k = int(w.in_features), tokens = int(x.rows());
+    Int4Weight weight;
+    weight.codes = w.codes.as<uint8_t>();
+    weight.scales = w.group_scale.as<__half>();
+    weight.out_features = n;
+    weight.in_features = k;
+    const Fp16Rows rows(*this, x, y, w.bias);
+    const Tensor workspace = alloc(DType::U8, {int64_t(int4_activation_workspace_bytes(k, tokens))});
+    const Int4Activation a = int4_activation(workspace.data(), k, tokens);
+    quantize_activation_int4(rows.x.as<__half>(), a, kStream);
+    gemv_w4a4(weight, rows.bias_or_null(), a, rows.y.as<__half>(), kStream);
+    rows.store(y);
+}
+
+void CudaBackend::linear_quantized(const Tensor& y, const Tensor& x, const LinearWeight& w) {
+    switch (w.format) {
+        case LinearFormat::Int8: linear_int8(y, x, w); return;
+        case LinearFormat::NF4: linear_nf4(y, x, w); return;
+        case LinearFormat::Int4: linear_w4a4(y, x, w); return;
+        case LinearFormat::Dense: break;
+    }
+    fail("cuda linear", "not a quantized format");
 }
 
 // ---------------------------------------------------------------------- elementwise

@@ -69,6 +69,9 @@ public:
 private:
     Tensor device_ints(const std::vector<int>& values);  // int32 copy on the device
     void linear_quantized(const Tensor& y, const Tensor& x, const LinearWeight& w);
+    void linear_nf4(const Tensor& y, const Tensor& x, const LinearWeight& w);
+    void linear_int8(const Tensor& y, const Tensor& x, const LinearWeight& w);
+    void linear_w4a4(const Tensor& y, const Tensor& x, const LinearWeight& w);
     void matmul_cublaslt(const Tensor& y, const Tensor& x, const Tensor& w, const Tensor& bias_f32, Activation act);
 
     std::shared_ptr<BlockCache> memory_;  // freed device blocks are reused: cudaMalloc/cudaFree synchronize

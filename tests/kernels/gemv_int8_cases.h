@@ -67,19 +67,21 @@ inline HostWeight make_weight(int in, int out, Random& random) {
 
 // The activation buffers as the device left them, read back from the workspace.
 struct Downloaded {
-    std::vector<int8_t> codes;
-    float scale = 0.0f;
+    std::vector<int8_t> codes;  // [tokens, padded]
+    std::vector<float> scales;  // [tokens]
     std::vector<int> outlier_columns;
+    size_t padded = 0;
 };
 
 inline Downloaded download(const DeviceBuffer<unsigned char>& workspace, const fastvlm::gpu::Int8Activation& a) {
     const std::vector<unsigned char> bytes = workspace.download<unsigned char>();
     auto offset = [&](const void* p) { return size_t(static_cast<const unsigned char*>(p) - workspace.get()); };
     Downloaded d;
-    const size_t padded = offset(a.scale);
-    d.codes.resize(padded);
-    std::memcpy(d.codes.data(), bytes.data() + offset(a.codes), padded);
-    std::memcpy(&d.scale, bytes.data() + offset(a.scale), 4);
+    d.padded = offset(a.scale) / size_t(a.tokens);
+    d.codes.resize(offset(a.scale));
+    std::memcpy(d.codes.data(), bytes.data() + offset(a.codes), d.codes.size());
+    d.scales.resize(size_t(a.tokens));
+    std::memcpy(d.scales.data(), bytes.data() + offset(a.scale), 4 * d.scales.size());
     int count = 0;
     std::memcpy(&count, bytes.data() + offset(a.outlier_count), 4);
     REQUIRE(count >= 0);
@@ -90,19 +92,25 @@ inline Downloaded download(const DeviceBuffer<unsigned char>& workspace, const f
 }
 
 // Runs both stages on random data of the given shape and compares them with the twin.
-// w_offset > 0 shifts the weight off its 16-byte alignment (the scalar path).
-inline void check_gemv_int8(int in, int out, bool with_bias, Input kind, int w_offset = 0) {
+// w_offset > 0 shifts the weight off its 16-byte alignment (the scalar path). With several
+// tokens only the last one gets `kind`'s outliers: the others must still keep those columns in
+// fp16 (a column is an outlier for every token), each with its own scale.
+inline void check_gemv_int8(int in, int out, bool with_bias, Input kind, int w_offset = 0, int tokens = 1) {
     const std::string what = "gemv_int8 in " + std::to_string(in) + " out " + std::to_string(out) + " input " +
-                             std::to_string(int(kind));
+                             std::to_string(int(kind)) + " tokens " + std::to_string(tokens);
     Random random(uint64_t(in) * 7919 + uint64_t(out) * 31 + uint64_t(kind));
     const HostWeight w = make_weight(in, out, random);
-    const std::vector<uint16_t> x = make_input(in, kind, random);      // [in]
+    std::vector<uint16_t> x;  // [tokens, in]
+    for (int t = 0; t < tokens; ++t) {
+        const std::vector<uint16_t> row = make_input(in, t == tokens - 1 ? kind : Input::Plain, random);
+        x.insert(x.end(), row.begin(), row.end());
+    }
     const std::vector<uint16_t> bias = random.fp16(size_t(out), 1.0f);  // [out]
     const std::vector<float> x_float = to_float(x), bias_float = to_float(bias);
 
     fastvlm::cpu::Int8Activations want_a;
-    fastvlm::cpu::quantize_activations_int8(x_float.data(), 1, in, kThreshold, want_a);
-    std::vector<float> want(static_cast<size_t>(out));
+    fastvlm::cpu::quantize_activations_int8(x_float.data(), tokens, in, kThreshold, want_a);
+    std::vector<float> want(size_t(out) * size_t(tokens));
     const fastvlm::cpu::Int8WeightView view{w.codes.data(), w.row_scale.data(), out, in};
     fastvlm::cpu::gemv_int8(view, with_bias ? bias_float.data() : nullptr, want_a, want.data(), 0, out);
 
@@ -110,25 +118,41 @@ inline void check_gemv_int8(int in, int out, bool with_bias, Input kind, int w_o
     shifted_codes.insert(shifted_codes.end(), w.codes.begin(), w.codes.end());
     DeviceBuffer<int8_t> d_codes(shifted_codes);
     DeviceBuffer<float> d_scale(w.row_scale);
-    DeviceBuffer<__half> d_x(x), d_bias(bias), d_y(static_cast<size_t>(out));
-    DeviceBuffer<unsigned char> workspace(fastvlm::gpu::int8_activation_workspace_bytes(in));
-    const fastvlm::gpu::Int8Activation a = fastvlm::gpu::int8_activation(workspace.get(), in);
+    DeviceBuffer<__half> d_x(x), d_bias(bias), d_y(size_t(out) * size_t(tokens));
+    DeviceBuffer<unsigned char> workspace(fastvlm::gpu::int8_activation_workspace_bytes(in, tokens));
+    const fastvlm::gpu::Int8Activation a = fastvlm::gpu::int8_activation(workspace.get(), in, tokens);
     fastvlm::gpu::quantize_activation_int8(d_x.get(), kThreshold, a, nullptr);
     const fastvlm::gpu::Int8Weight d_w{d_codes.get() + w_offset, d_scale.get(), out, in};
     fastvlm::gpu::gemv_int8(d_w, with_bias ? d_bias.get() : nullptr, d_x.get(), a, d_y.get(), nullptr);
 
-    // Stage 1: the same codes (0 in the padding), scale and outlier columns.
+    // Stage 1: the same codes (0 in the padding), scales and outlier columns.
     const Downloaded got_a = download(workspace, a);
-    REQUIRE(got_a.codes.size() >= size_t(in));
-    CHECK_MESSAGE(std::equal(want_a.codes.begin(), want_a.codes.end(), got_a.codes.begin()), what << ": codes");
-    CHECK_MESSAGE(std::all_of(got_a.codes.begin() + in, got_a.codes.end(), [](int8_t c) { return c == 0; }),
-                  what << ": padding");
-    CHECK_MESSAGE(got_a.scale == want_a.scales[0], what << ": scale " << got_a.scale << " vs " << want_a.scales[0]);
+    REQUIRE(got_a.padded >= size_t(in));
+    for (int t = 0; t < tokens; ++t) {
+        const auto row = got_a.codes.begin() + std::ptrdiff_t(size_t(t) * got_a.padded);
+        const auto want_row = want_a.codes.begin() + std::ptrdiff_t(size_t(t) * size_t(in));
+        CHECK_MESSAGE(std::equal(want_row, want_row + in, row), what << ": codes of token " << t);
+        CHECK_MESSAGE(std::all_of(row + in, row + std::ptrdiff_t(got_a.padded), [](int8_t c) { return c == 0; }),
+                      what << ": padding of token " << t);
+        CHECK_MESSAGE(got_a.scales[size_t(t)] == want_a.scales[size_t(t)],
+                      what << ": scale of token " << t << " " << got_a.scales[size_t(t)] << " vs " << want_a.scales[size_t(t)]);
+    }
     CHECK_MESSAGE(got_a.outlier_columns == want_a.outlier_columns, what << ": outlier columns");
     if (kind == Input::Outliers && in > 6) CHECK(!want_a.outlier_columns.empty());  // the case is what it says
 
     // Stage 2: the same bits.
-    check_close(d_y.download<uint16_t>(), want, std::vector<float>(size_t(out), 0.0f), what);
+    check_close(d_y.download<uint16_t>(), want, std::vector<float>(want.size(), 0.0f), what);
+}
+
+TEST_CASE("kernel gemv_int8: several tokens share the outlier columns and keep their own scales") {
+    REQUIRE_DEVICE();
+    run_checked([] {
+        check_gemv_int8(272, 9, true, Input::Outliers, 0, 3);   // vector path
+        check_gemv_int8(13, 5, false, Input::Outliers, 0, 4);   // scalar path
+        check_gemv_int8(80, 6, true, Input::AllOutliers, 0, 2); // every column: both tokens all in fp16
+        check_gemv_int8(48, 3, true, Input::Zero, 0, 2);        // a zero token beside a plain one
+        check_gemv_int8(600, 4, true, Input::Plain, 0, 5);      // no outliers: several compaction steps
+    });
 }
 
 TEST_CASE("kernel gemv_int8: matches the CPU twin on awkward shapes") {
@@ -156,12 +180,16 @@ TEST_CASE("kernel gemv_int8: matches the CPU twin on the Qwen2 decode shapes") {
 TEST_CASE("kernel gemv_int8: rejects bad shapes and workspaces") {
     REQUIRE_DEVICE();
     DeviceBuffer<unsigned char> workspace(fastvlm::gpu::int8_activation_workspace_bytes(64) + 16);
+    CHECK(fastvlm::gpu::int8_activation_workspace_bytes(64) == 64 + 16 + 16 + 4 * 64 + 64);
+    CHECK(fastvlm::gpu::int8_activation_workspace_bytes(64, 5) == 5 * 64 + 32 + 16 + 4 * 64 + 64);
     CHECK(test::error_of([&] { fastvlm::gpu::int8_activation(workspace.get(), 0); }) ==
-          "gemv_int8: bad shape: in_features 0");
+          "gemv_int8: bad shape: in_features 0, tokens 1");
+    CHECK(test::error_of([&] { fastvlm::gpu::int8_activation(workspace.get(), 64, 0); }) ==
+          "gemv_int8: bad shape: in_features 64, tokens 0");
     CHECK(test::error_of([&] { fastvlm::gpu::int8_activation(workspace.get() + 4, 64); }) ==
-          "gemv_int8: the activation workspace must be a 16-byte aligned device buffer of 336 bytes");
+          "gemv_int8: the activation workspace must be a 16-byte aligned device buffer of 416 bytes");
     CHECK(test::error_of([&] { fastvlm::gpu::int8_activation(nullptr, 64); }) ==
-          "gemv_int8: the activation workspace must be a 16-byte aligned device buffer of 336 bytes");
+          "gemv_int8: the activation workspace must be a 16-byte aligned device buffer of 416 bytes");
     CHECK(test::error_of([] { fastvlm::gpu::quantize_activation_int8(nullptr, kThreshold, {}, nullptr); }) ==
           "quantize_activation_int8: the activation buffers are not set up");
     const fastvlm::gpu::Int8Activation a = fastvlm::gpu::int8_activation(workspace.get(), 64);

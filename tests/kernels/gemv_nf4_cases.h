@@ -2,10 +2,9 @@
 // SIMT suite (tests/test_kernel_gemv_nf4.cpp) and the GPU suite (tests/gpu/test_kernel_gemv_nf4.cu).
 //
 // Tolerances. The dequantized weights are the same bits on both sides (the one-hot test checks
-// every code, nibble position and path exactly), so only the fp32 summation order differs:
-// the kernel's fp16 output may sit one fp16 ulp away from the twin's (rounded, or unrounded in
-// the F32 mode), plus a few fp32 ulps (2^-18 relative, as the fp16 GEMV test) of the sum of
-// the absolute terms where terms cancel.
+// every code, nibble position and path exactly), so only the fp32 summation order differs: a few
+// fp32 ulps (2^-18 relative, as the fp16 GEMV test) of the sum of the absolute terms where terms
+// cancel, and in W4A16 one fp16 ulp where the two sums round to neighbouring fp16 values.
 #pragma once
 #include <cmath>
 
@@ -17,7 +16,8 @@
 namespace kernel_test {
 namespace nf4_cases {
 
-using fastvlm::gpu::NF4Compute;
+// The kernel's two modes, each with its activation precision: W4A32 (fp32 in and out) and W4A16.
+enum class NF4Compute { F32, F16 };
 
 // The spacing of fp16 values just above |v|.
 inline float fp16_ulp(float v) {
@@ -75,37 +75,77 @@ struct DeviceWeight {
     }
 };
 
+// The kernel in `compute`'s mode on fp32 host data: x [tokens, in] (fp16 values in W4A16), the
+// result widened to fp32.
+inline std::vector<float> run_kernel(const DeviceWeight& d_w, const HostWeight& w, NF4Compute compute,
+                                     const float* bias, const std::vector<float>& x, int tokens, int x_offset = 0) {
+    const size_t out = size_t(w.out) * size_t(tokens);
+    const fastvlm::gpu::NF4Weight view = d_w.view(w);
+    if (compute == NF4Compute::F32) {
+        std::vector<float> padded(size_t(x_offset), 0.0f);
+        padded.insert(padded.end(), x.begin(), x.end());
+        DeviceBuffer<float> d_x(padded), d_y(out);
+        DeviceBuffer<float> d_bias(bias ? std::vector<float>(bias, bias + w.out) : std::vector<float>(1));
+        fastvlm::gpu::gemv_nf4_w4a32(view, bias ? d_bias.get() : nullptr, d_x.get() + x_offset, d_y.get(), tokens,
+                                     nullptr);
+        return d_y.download<float>();
+    }
+    std::vector<uint16_t> x16(size_t(x_offset), 0), bias16;
+    for (float v : x) x16.push_back(fastvlm::float_to_fp16(v));
+    if (bias)
+        for (int r = 0; r < w.out; ++r) bias16.push_back(fastvlm::float_to_fp16(bias[r]));
+    else
+        bias16.push_back(0);
+    DeviceBuffer<__half> d_x(x16), d_bias(bias16), d_y(out);
+    fastvlm::gpu::gemv_nf4_w4a16(view, bias ? d_bias.get() : nullptr, d_x.get() + x_offset, d_y.get(), tokens,
+                                 nullptr);
+    return to_float(d_y.download<uint16_t>());
+}
+
+inline void check_within(const std::vector<float>& got, const std::vector<float>& want,
+                         const std::vector<float>& tolerance, const std::string& what) {
+    REQUIRE(got.size() == want.size());
+    int reported = 0;
+    for (size_t i = 0; i < got.size() && reported < 4; ++i) {
+        if (std::fabs(got[i] - want[i]) <= tolerance[i]) continue;
+        ++reported;
+        FAIL_CHECK(what << ": element " << i << " is " << got[i] << ", expected " << want[i] << " +- " << tolerance[i]);
+    }
+}
+
 // Runs the kernel on random data of the given shape and compares with the twin.
 // x_offset > 0 shifts x off its 16-byte alignment (the scalar path).
 inline void check_gemv_nf4(int in, int out, NF4Compute compute, bool with_bias, bool zero_blocks = false,
-                           int x_offset = 0, bool zero_x = false) {
-    const std::string what = std::string("gemv_nf4 ") + (compute == NF4Compute::F16 ? "f16" : "f32") + " in " +
-                             std::to_string(in) + " out " + std::to_string(out);
+                           int x_offset = 0, bool zero_x = false, int tokens = 1) {
+    const std::string what = std::string("gemv_nf4 ") + (compute == NF4Compute::F16 ? "w4a16" : "w4a32") + " in " +
+                             std::to_string(in) + " out " + std::to_string(out) + " tokens " + std::to_string(tokens);
     Random random(uint64_t(in) * 7919 + uint64_t(out) * 17 + uint64_t(zero_blocks));
     const HostWeight w = make_weight(in, out, zero_blocks, random);
-    std::vector<uint16_t> x = random.fp16(size_t(in + x_offset), 1.0f);  // [in] after x_offset
-    if (zero_x) std::fill(x.begin(), x.end(), uint16_t(0));
-    const std::vector<uint16_t> bias = random.fp16(size_t(out), 1.0f);  // [out]
-    const std::vector<float> x_all = to_float(x), bias_float = to_float(bias);
-    const std::vector<float> x_float(x_all.begin() + x_offset, x_all.end());
+    // fp16 values (both modes can take them exactly); W4A32 also gets full fp32 ones.
+    std::vector<float> x = to_float(random.fp16(size_t(in) * size_t(tokens), 1.0f));  // [tokens, in]
+    if (compute == NF4Compute::F32)
+        for (float& v : x) v += random.uniform(1e-3f);
+    if (zero_x) std::fill(x.begin(), x.end(), 0.0f);
+    const std::vector<float> bias = to_float(random.fp16(size_t(out), 1.0f));  // [out]
 
-    std::vector<float> want(static_cast<size_t>(out)), dequantized(size_t(in) * size_t(out));
-    fastvlm::cpu::gemv_nf4(w.view(), twin_compute(compute), with_bias ? bias_float.data() : nullptr, x_float.data(),
-                           want.data(), 1, 0, out);
+    std::vector<float> want(size_t(out) * size_t(tokens)), dequantized(size_t(in) * size_t(out));
+    fastvlm::cpu::gemv_nf4(w.view(), twin_compute(compute), with_bias ? bias.data() : nullptr, x.data(), want.data(),
+                           tokens, 0, out);
     fastvlm::cpu::dequantize_nf4_rows(w.view(), twin_compute(compute), 0, out, dequantized.data());
-    std::vector<float> tolerance(static_cast<size_t>(out));
-    for (int r = 0; r < out; ++r) {
-        float magnitude = with_bias ? std::fabs(bias_float[size_t(r)]) : 0.0f;
-        for (int k = 0; k < in; ++k)
-            magnitude += std::fabs(dequantized[size_t(r) * size_t(in) + size_t(k)] * x_float[size_t(k)]);
-        tolerance[size_t(r)] = fp16_ulp(want[size_t(r)]) + std::ldexp(magnitude, -18);
-    }
+    std::vector<float> tolerance(want.size());
+    for (int t = 0; t < tokens; ++t)
+        for (int r = 0; r < out; ++r) {
+            float magnitude = with_bias ? std::fabs(bias[size_t(r)]) : 0.0f;
+            for (int k = 0; k < in; ++k)
+                magnitude += std::fabs(dequantized[size_t(r) * size_t(in) + size_t(k)] * x[size_t(t) * size_t(in) + size_t(k)]);
+            const float want_tr = want[size_t(t) * size_t(out) + size_t(r)];
+            tolerance[size_t(t) * size_t(out) + size_t(r)] =
+                (compute == NF4Compute::F16 ? fp16_ulp(want_tr) : 0.0f) + std::ldexp(magnitude, -18);
+        }
 
     const DeviceWeight d_w(w);
-    DeviceBuffer<__half> d_x(x), d_bias(bias), d_y(static_cast<size_t>(out));
-    fastvlm::gpu::gemv_nf4(d_w.view(w), compute, with_bias ? d_bias.get() : nullptr, d_x.get() + x_offset, d_y.get(),
-                           nullptr);
-    check_close(d_y.download<uint16_t>(), want, tolerance, what);
+    check_within(run_kernel(d_w, w, compute, with_bias ? bias.data() : nullptr, x, tokens, x_offset), want, tolerance,
+                 what);
 }
 
 // x = e_k for every k: each output is one dequantized weight, so the kernel's dequantization
@@ -121,19 +161,13 @@ inline void check_one_hot(int in, int out, NF4Compute compute) {
         for (bool s : position) all_seen = all_seen && s;
     if (in * out >= 1024) REQUIRE(all_seen);  // the large case does cover every code in both positions
     const DeviceWeight d_w(w);
-    DeviceBuffer<__half> d_y(static_cast<size_t>(out));
     for (int k = 0; k < in; ++k) {
-        std::vector<float> x_float(size_t(in), 0.0f);
-        x_float[size_t(k)] = 1.0f;
-        std::vector<uint16_t> x(size_t(in), 0);
-        x[size_t(k)] = fastvlm::float_to_fp16(1.0f);
+        std::vector<float> x(size_t(in), 0.0f);
+        x[size_t(k)] = 1.0f;
         std::vector<float> want(static_cast<size_t>(out));
-        fastvlm::cpu::gemv_nf4(w.view(), twin_compute(compute), nullptr, x_float.data(), want.data(), 1, 0, out);
-        for (auto& v : want) v = fastvlm::fp16_to_float(fastvlm::float_to_fp16(v));  // the kernel writes fp16
-        DeviceBuffer<__half> d_x(x);
-        fastvlm::gpu::gemv_nf4(d_w.view(w), compute, nullptr, d_x.get(), d_y.get(), nullptr);
-        check_close(d_y.download<uint16_t>(), want, std::vector<float>(size_t(out), 0.0f),
-                    "gemv_nf4 one-hot k " + std::to_string(k) + " in " + std::to_string(in));
+        fastvlm::cpu::gemv_nf4(w.view(), twin_compute(compute), nullptr, x.data(), want.data(), 1, 0, out);
+        check_within(run_kernel(d_w, w, compute, nullptr, x, 1), want, std::vector<float>(size_t(out), 0.0f),
+                     "gemv_nf4 one-hot k " + std::to_string(k) + " in " + std::to_string(in));
     }
 }
 
@@ -171,14 +205,26 @@ TEST_CASE("kernel gemv_nf4: matches the CPU twin on the Qwen2 decode shapes") {
     }
 }
 
+TEST_CASE("kernel gemv_nf4: several tokens in one launch match the twin row by row") {
+    REQUIRE_DEVICE();
+    run_checked([] {
+        for (NF4Compute compute : {NF4Compute::F32, NF4Compute::F16}) {
+            check_gemv_nf4(96, 5, compute, true, false, 0, false, 3);   // vector path
+            check_gemv_nf4(100, 7, compute, false, true, 0, false, 4);  // scalar path, rows straddling blocks
+        }
+    });
+}
+
 TEST_CASE("kernel gemv_nf4: rejects bad shapes and missing tensors") {
     REQUIRE_DEVICE();
-    CHECK(test::error_of([] { fastvlm::gpu::gemv_nf4({}, NF4Compute::F32, nullptr, nullptr, nullptr, nullptr); }) ==
-          "gemv_nf4: bad shape: in_features 0, out_features 0");
+    CHECK(test::error_of([] { fastvlm::gpu::gemv_nf4_w4a32({}, nullptr, nullptr, nullptr, 1, nullptr); }) ==
+          "gemv_nf4: bad shape: in_features 0, out_features 0, tokens 1");
     fastvlm::gpu::NF4Weight w;
     w.in_features = 64;
     w.out_features = 2;
-    CHECK(test::error_of([&] { fastvlm::gpu::gemv_nf4(w, NF4Compute::F16, nullptr, nullptr, nullptr, nullptr); }) ==
+    CHECK(test::error_of([&] { fastvlm::gpu::gemv_nf4_w4a16(w, nullptr, nullptr, nullptr, -1, nullptr); }) ==
+          "gemv_nf4: bad shape: in_features 64, out_features 2, tokens -1");
+    CHECK(test::error_of([&] { fastvlm::gpu::gemv_nf4_w4a16(w, nullptr, nullptr, nullptr, 1, nullptr); }) ==
           "gemv_nf4: the weight is missing its codes, absmax codes, nested absmax or dynamic map");
 }
 

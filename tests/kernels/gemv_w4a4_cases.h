@@ -62,40 +62,47 @@ inline HostWeight make_weight(int in, int out, Random& random) {
 }
 
 // Runs both stages on random data of the given shape and compares them with the twin.
-// w_offset > 0 shifts the weight off its 16-byte alignment (the scalar path).
-inline void check_gemv_w4a4(int in, int out, bool with_bias, bool zero_group = false, int w_offset = 0) {
-    const std::string what = "gemv_w4a4 in " + std::to_string(in) + " out " + std::to_string(out);
+// w_offset > 0 shifts the weight off its 16-byte alignment (the scalar path). zero_group zeroes
+// the first group of the first token.
+inline void check_gemv_w4a4(int in, int out, bool with_bias, bool zero_group = false, int w_offset = 0,
+                            int tokens = 1) {
+    const std::string what =
+        "gemv_w4a4 in " + std::to_string(in) + " out " + std::to_string(out) + " tokens " + std::to_string(tokens);
     Random random(uint64_t(in) * 7919 + uint64_t(out) * 13 + uint64_t(zero_group));
     const HostWeight w = make_weight(in, out, random);
-    std::vector<uint16_t> x = random.fp16(size_t(in), 2.0f);  // [in]
+    std::vector<uint16_t> x = random.fp16(size_t(in) * size_t(tokens), 2.0f);  // [tokens, in]
     if (zero_group) std::fill(x.begin(), x.begin() + std::min(in, kInt4GroupSize), uint16_t(0));
     const std::vector<uint16_t> bias = random.fp16(size_t(out), 1.0f);  // [out]
     const std::vector<float> x_float = to_float(x), bias_float = to_float(bias);
 
     fastvlm::cpu::Int4Activations want_a;
-    fastvlm::cpu::quantize_activations_int4(x_float.data(), 1, in, want_a);
+    fastvlm::cpu::quantize_activations_int4(x_float.data(), tokens, in, want_a);
     REQUIRE(want_a.groups == w.groups);
-    std::vector<float> want(static_cast<size_t>(out)), tolerance(static_cast<size_t>(out));
+    const size_t groups = size_t(w.groups);
+    std::vector<float> want(size_t(out) * size_t(tokens)), tolerance(want.size());
     const fastvlm::cpu::Int4WeightView view{w.codes.data(), w.scales.data(), out, in};
     fastvlm::cpu::gemv_w4a4(view, with_bias ? bias_float.data() : nullptr, want_a, want.data(), 0, out);
-    for (int r = 0; r < out; ++r) {
-        float magnitude = with_bias ? std::fabs(bias_float[size_t(r)]) : 0.0f;
-        for (int g = 0; g < w.groups; ++g) {
-            int isum = 0;
-            for (int k = g * kInt4GroupSize; k < std::min(in, (g + 1) * kInt4GroupSize); ++k)
-                isum += int(want_a.codes[size_t(k)]) * w.values[size_t(r) * size_t(in) + size_t(k)];
-            magnitude += std::fabs(float(isum) * want_a.scales[size_t(g)] *
-                                   fastvlm::fp16_to_float(w.scales[size_t(r) * size_t(w.groups) + size_t(g)]));
+    for (int t = 0; t < tokens; ++t)
+        for (int r = 0; r < out; ++r) {
+            float magnitude = with_bias ? std::fabs(bias_float[size_t(r)]) : 0.0f;
+            for (int g = 0; g < w.groups; ++g) {
+                int isum = 0;
+                for (int k = g * kInt4GroupSize; k < std::min(in, (g + 1) * kInt4GroupSize); ++k)
+                    isum += int(want_a.codes[size_t(t) * size_t(in) + size_t(k)]) *
+                            w.values[size_t(r) * size_t(in) + size_t(k)];
+                magnitude += std::fabs(float(isum) * want_a.scales[size_t(t) * groups + size_t(g)] *
+                                       fastvlm::fp16_to_float(w.scales[size_t(r) * groups + size_t(g)]));
+            }
+            const size_t i = size_t(t) * size_t(out) + size_t(r);
+            tolerance[i] = fp16_ulp(want[i]) + std::ldexp(magnitude, -18);
         }
-        tolerance[size_t(r)] = fp16_ulp(want[size_t(r)]) + std::ldexp(magnitude, -18);
-    }
 
     std::vector<uint8_t> shifted_codes(static_cast<size_t>(w_offset));
     shifted_codes.insert(shifted_codes.end(), w.codes.begin(), w.codes.end());
     DeviceBuffer<uint8_t> d_codes(shifted_codes);
-    DeviceBuffer<__half> d_scales(w.scales), d_x(x), d_bias(bias), d_y(static_cast<size_t>(out));
-    DeviceBuffer<unsigned char> workspace(fastvlm::gpu::int4_activation_workspace_bytes(in));
-    const fastvlm::gpu::Int4Activation a = fastvlm::gpu::int4_activation(workspace.get(), in);
+    DeviceBuffer<__half> d_scales(w.scales), d_x(x), d_bias(bias), d_y(want.size());
+    DeviceBuffer<unsigned char> workspace(fastvlm::gpu::int4_activation_workspace_bytes(in, tokens));
+    const fastvlm::gpu::Int4Activation a = fastvlm::gpu::int4_activation(workspace.get(), in, tokens);
     fastvlm::gpu::quantize_activation_int4(d_x.get(), a, nullptr);
     const fastvlm::gpu::Int4Weight d_w{d_codes.get() + w_offset, d_scales.get(), out, in};
     fastvlm::gpu::gemv_w4a4(d_w, with_bias ? d_bias.get() : nullptr, a, d_y.get(), nullptr);
@@ -103,17 +110,19 @@ inline void check_gemv_w4a4(int in, int out, bool with_bias, bool zero_group = f
     // Stage 1: the twin's codes in the dp4a order (0 past K), its scales, and the half-group sums.
     const std::vector<unsigned char> bytes = workspace.download<unsigned char>();
     auto at = [&](const void* p) { return bytes.data() + (static_cast<const unsigned char*>(p) - workspace.get()); };
-    const size_t padded = size_t(w.groups) * kInt4GroupSize;
-    std::vector<int8_t> want_codes(padded, 0);
-    std::vector<int> want_sums(2 * size_t(w.groups), 0);
-    for (int k = 0; k < in; ++k) {
-        want_codes[code_position(k)] = want_a.codes[size_t(k)];
-        want_sums[size_t(k / 32)] += want_a.codes[size_t(k)];
-    }
-    std::vector<int8_t> got_codes(padded);
-    std::vector<float> got_scales(size_t(w.groups));
-    std::vector<int> got_sums(2 * size_t(w.groups));
-    std::memcpy(got_codes.data(), at(a.codes), padded);
+    const size_t padded = groups * kInt4GroupSize;
+    std::vector<int8_t> want_codes(padded * size_t(tokens), 0);
+    std::vector<int> want_sums(2 * groups * size_t(tokens), 0);
+    for (int t = 0; t < tokens; ++t)
+        for (int k = 0; k < in; ++k) {
+            const int8_t code = want_a.codes[size_t(t) * size_t(in) + size_t(k)];
+            want_codes[size_t(t) * padded + size_t(code_position(k))] = code;
+            want_sums[size_t(t) * 2 * groups + size_t(k / 32)] += code;
+        }
+    std::vector<int8_t> got_codes(want_codes.size());
+    std::vector<float> got_scales(groups * size_t(tokens));
+    std::vector<int> got_sums(want_sums.size());
+    std::memcpy(got_codes.data(), at(a.codes), got_codes.size());
     std::memcpy(got_scales.data(), at(a.scales), 4 * got_scales.size());
     std::memcpy(got_sums.data(), at(a.sums), 4 * got_sums.size());
     CHECK_MESSAGE(got_codes == want_codes, what << ": codes");
@@ -122,6 +131,14 @@ inline void check_gemv_w4a4(int in, int out, bool with_bias, bool zero_group = f
     if (zero_group) CHECK(want_a.scales[0] == 0.0f);  // the case is what it says
 
     check_close(d_y.download<uint16_t>(), want, tolerance, what);
+}
+
+TEST_CASE("kernel gemv_w4a4: several tokens in one launch match the twin row by row") {
+    REQUIRE_DEVICE();
+    run_checked([] {
+        check_gemv_w4a4(96, 5, true, true, 0, 3);    // vector path; a zero group in the first token only
+        check_gemv_w4a4(100, 7, false, false, 0, 4); // scalar path
+    });
 }
 
 TEST_CASE("kernel gemv_w4a4: matches the CPU twin on awkward shapes") {
@@ -149,7 +166,10 @@ TEST_CASE("kernel gemv_w4a4: rejects bad shapes and workspaces") {
     REQUIRE_DEVICE();
     DeviceBuffer<unsigned char> workspace(fastvlm::gpu::int4_activation_workspace_bytes(64) + 16);
     CHECK(test::error_of([&] { fastvlm::gpu::int4_activation(workspace.get(), -3); }) ==
-          "gemv_w4a4: bad shape: in_features -3");
+          "gemv_w4a4: bad shape: in_features -3, tokens 1");
+    CHECK(test::error_of([&] { fastvlm::gpu::int4_activation(workspace.get(), 64, 0); }) ==
+          "gemv_w4a4: bad shape: in_features 64, tokens 0");
+    CHECK(fastvlm::gpu::int4_activation_workspace_bytes(64, 3) == 3 * 64 + 16 + 3 * 8);
     CHECK(test::error_of([&] { fastvlm::gpu::int4_activation(workspace.get() + 8, 64); }) ==
           "gemv_w4a4: the activation workspace must be a 16-byte aligned device buffer of 88 bytes");
     CHECK(test::error_of([] { fastvlm::gpu::quantize_activation_int4(nullptr, {}, nullptr); }) ==
