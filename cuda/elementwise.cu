@@ -107,6 +107,11 @@ __global__ void __launch_bounds__(kThreads)
     for (size_t i = first_index(); i < n; i += grid_stride()) y[i] = __half2float(x[i]);
 }
 
+template <DType D>
+__global__ void __launch_bounds__(kThreads) widen_kernel(const void* __restrict__ x, float* __restrict__ y, size_t n) {
+    for (size_t i = first_index(); i < n; i += grid_stride()) y[i] = widen<D>(x, i);
+}
+
 __global__ void __launch_bounds__(kThreads)
     f32_to_bf16_kernel(const float* __restrict__ x, uint16_t* __restrict__ y, size_t n) {
     for (size_t i = first_index(); i < n; i += grid_stride()) {
@@ -206,6 +211,12 @@ void f32_to_f16(const float* x, __half* y, size_t n, cudaStream_t stream) {
 
 void f16_to_f32(const __half* x, float* y, size_t n, cudaStream_t stream) {
     if (n) launch("f16_to_f32", f16_to_f32_kernel, grid_for(n), dim3(kThreads), 0, stream, x, y, n);
+}
+
+void widen_to_f32(const void* x, DType dtype, float* y, size_t n, cudaStream_t stream) {
+    with_float_dtype(dtype, "widen_to_f32", "input", [&](auto tag) {
+        if (n) launch("widen_to_f32", widen_kernel<decltype(tag)::value>, grid_for(n), dim3(kThreads), 0, stream, x, y, n);
+    });
 }
 
 void f32_to_bf16(const float* x, uint16_t* y, size_t n, cudaStream_t stream) {

@@ -37,6 +37,10 @@ void round_to_fp16(float* x, size_t n, cudaStream_t stream);
 void f32_to_f16(const float* x, __half* y, size_t n, cudaStream_t stream);
 void f16_to_f32(const __half* x, float* y, size_t n, cudaStream_t stream);
 
+// y[i] = float(x[i])   x [n] F32, F16 or BF16, y [n] f32: a 16-bit bias or norm parameter widened
+// on the device (a round trip through the host would stall the stream)
+void widen_to_f32(const void* x, DType dtype, float* y, size_t n, cudaStream_t stream);
+
 // y[i] = bf16(x[i]) as its bits (nearest even, NaN kept quiet, as runtime/half.h)   x, y [n]
 void f32_to_bf16(const float* x, uint16_t* y, size_t n, cudaStream_t stream);
 

@@ -43,11 +43,12 @@ constexpr unsigned kMaxBlocks = 1024;
 constexpr int kMaxHeadDim = 8192;  // the cos and sin table: 4 * head_dim bytes of shared memory
 
 __global__ void __launch_bounds__(kThreads)
-    rope_f32_kernel(float* x, const int* __restrict__ positions, int rows, int heads, int head_dim, float theta) {
+    rope_f32_kernel(float* x, const int* __restrict__ positions, int first_position, int rows, int heads,
+                    int head_dim, float theta) {
     FASTVLM_DYNAMIC_SHARED(float, table);  // [2, half]: cos, then sin
     const int half = head_dim / 2;
     for (int r = int(blockIdx.x); r < rows; r += int(gridDim.x)) {  // the same trip count for the whole block
-        const float position = float(positions[r]);
+        const float position = float(positions ? positions[r] : first_position + r);  // nullptr: consecutive
         for (int pair = int(threadIdx.x); pair < half; pair += kThreads) {
             const float inv_freq = 1.0f / powf(theta, float(2 * pair) / float(head_dim));
             sincosf(position * inv_freq, &table[half + pair], &table[pair]);
@@ -68,7 +69,9 @@ __global__ void __launch_bounds__(kThreads)
 
 }  // namespace
 
-void rope_f32(float* x, const int* positions, int rows, int heads, int head_dim, float theta, cudaStream_t stream) {
+namespace {
+void launch_rope_f32(float* x, const int* positions, int first_position, int rows, int heads, int head_dim,
+                     float theta, cudaStream_t stream) {
     if (rows < 0 || heads <= 0 || head_dim <= 0 || head_dim % 2 != 0 || head_dim > kMaxHeadDim)
         fail("rope_f32", "bad shape: rows ", rows, ", heads ", heads, ", head_dim ", head_dim,
              " (head_dim must be even and at most ", kMaxHeadDim, ")");
@@ -76,7 +79,19 @@ void rope_f32(float* x, const int* positions, int rows, int heads, int head_dim,
     if (rows == 0) return;
     const dim3 grid(std::min<unsigned>(unsigned(rows), kMaxBlocks));
     launch("rope_f32", rope_f32_kernel, grid, dim3(kThreads), size_t(head_dim) * sizeof(float), stream, x, positions,
-           rows, heads, head_dim, theta);
+           first_position, rows, heads, head_dim, theta);
+}
+}  // namespace
+
+void rope_f32(float* x, const int* positions, int rows, int heads, int head_dim, float theta, cudaStream_t stream) {
+    if (!positions && rows > 0) fail("rope_f32", "no positions");
+    launch_rope_f32(x, positions, 0, rows, heads, head_dim, theta, stream);
+}
+
+void rope_f32_consecutive(float* x, int first_position, int rows, int heads, int head_dim, float theta,
+                          cudaStream_t stream) {
+    if (first_position < 0) fail("rope_f32", "position ", first_position, " is negative");
+    launch_rope_f32(x, nullptr, first_position, rows, heads, head_dim, theta, stream);
 }
 
 void rope(__half* q, __half* k, const int* positions, int n_tokens, int n_heads, int n_kv_heads, int head_dim,

@@ -16,5 +16,9 @@ void rope(__half* q, __half* k, const int* positions, int n_tokens, int n_heads,
 //   x         [rows, heads * head_dim] f32
 //   positions [rows] int32 >= 0, device memory (checked by the caller: the kernel cannot fail)
 void rope_f32(float* x, const int* positions, int rows, int heads, int head_dim, float theta, cudaStream_t stream);
+// The same with row r at position first_position + r: a prompt or a decode step needs no upload
+// of its positions (the copy would wait for the device to drain before every layer).
+void rope_f32_consecutive(float* x, int first_position, int rows, int heads, int head_dim, float theta,
+                          cudaStream_t stream);
 
 }  // namespace fastvlm::gpu

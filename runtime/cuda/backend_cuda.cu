@@ -38,10 +38,12 @@ constexpr cudaStream_t kStream = nullptr;  // v1: everything on the default stre
 const float* f32(const Tensor& t) { return t.empty() ? nullptr : t.as<float>(); }
 
 // Kernels take fp32 biases and norm parameters; the few stored in 16 bits are small and widened
-// per call.
+// per call, on the device.
 Tensor widened(Backend& backend, const Tensor& t) {
     if (t.empty() || t.dtype() == DType::F32) return t;
-    return backend.upload(backend.read(t), t.shape());
+    Tensor wide = backend.alloc(DType::F32, t.shape());
+    widen_to_f32(t.data(), t.dtype(), wide.as<float>(), size_t(t.numel()), kStream);
+    return wide;
 }
 
 }  // namespace
@@ -443,6 +445,12 @@ void CudaBackend::rmsnorm(const Tensor& y, const Tensor& x, const Tensor& weight
 void CudaBackend::rope(const Tensor& x, int heads, int head_dim, const std::vector<int>& positions, float theta) {
     checks::rope(x, heads, head_dim, int64_t(positions.size()));
     if (positions.empty()) return;
+    bool consecutive = true;  // a prompt or a decode step: nothing to upload
+    for (size_t i = 1; i < positions.size() && consecutive; ++i) consecutive = positions[i] == positions[0] + int(i);
+    if (consecutive) {
+        rope_f32_consecutive(x.as<float>(), positions[0], int(positions.size()), heads, head_dim, theta, kStream);
+        return;
+    }
     const Tensor device_positions = device_ints(positions);
     rope_f32(x.as<float>(), device_positions.as<int>(), int(positions.size()), heads, head_dim, theta, kStream);
 }

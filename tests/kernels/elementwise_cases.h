@@ -244,6 +244,29 @@ TEST_CASE("kernel f32_to_f16 and f16_to_f32: match runtime/half.h bit for bit") 
     check_exact(d_wide.download<float>(), want, "f16_to_f32");
 }
 
+TEST_CASE("kernel widen_to_f32: every fp16 and bf16 bit pattern as runtime/half.h widens it") {
+    REQUIRE_DEVICE();
+    std::vector<uint16_t> every(1 << 16);
+    for (size_t i = 0; i < every.size(); ++i) every[i] = uint16_t(i);
+    DeviceBuffer<uint16_t> d_every(every);
+    DeviceBuffer<float> d_wide(every.size());
+    for (const DType dtype : {DType::F16, DType::BF16}) {
+        fastvlm::gpu::widen_to_f32(d_every.get(), dtype, d_wide.get(), every.size(), nullptr);
+        const std::vector<float> got = d_wide.download<float>();
+        for (size_t i = 0; i < every.size(); ++i) {
+            const float want = dtype == DType::F16 ? fastvlm::fp16_to_float(every[i]) : fastvlm::bf16_to_float(every[i]);
+            if (fastvlm::float_to_bits(got[i]) != fastvlm::float_to_bits(want) && !(std::isnan(got[i]) && std::isnan(want)))
+                FAIL_CHECK(dtype_name(dtype) << " bits " << i << " widened to " << got[i] << ", expected " << want);
+        }
+    }
+    const std::vector<float> floats = {1.5f, -0.0f, 3e38f};
+    DeviceBuffer<float> d_floats(floats), d_copy(floats.size());
+    fastvlm::gpu::widen_to_f32(d_floats.get(), DType::F32, d_copy.get(), floats.size(), nullptr);
+    CHECK(d_copy.download<float>() == floats);
+    CHECK(test::error_of([&] { fastvlm::gpu::widen_to_f32(d_floats.get(), DType::I8, d_copy.get(), 1, nullptr); }) ==
+          "widen_to_f32: input has dtype I8 (expected F32, F16 or BF16)");
+}
+
 TEST_CASE("kernel f32_to_bf16: matches runtime/half.h (PyTorch's cast) bit for bit") {
     REQUIRE_DEVICE();
     std::vector<float> x = fp16_probe_values();

@@ -10,7 +10,9 @@
 
 namespace kernel_test {
 
-inline void check_rope_f32(const std::vector<int>& positions, int heads, int head_dim, float theta) {
+// consecutive: positions are first, first + 1, ... and go to rope_f32_consecutive (no upload).
+inline void check_rope_f32(const std::vector<int>& positions, int heads, int head_dim, float theta,
+                           bool consecutive = false) {
     const int rows = int(positions.size()), width = heads * head_dim;
     Random random(uint64_t(heads) * 41 + uint64_t(head_dim) + uint64_t(rows) * 5);
     const std::vector<float> x = random_floats(random, size_t(rows) * size_t(width), 2.0f);
@@ -31,7 +33,12 @@ inline void check_rope_f32(const std::vector<int>& positions, int heads, int hea
 
     DeviceBuffer<float> d_x(x);
     DeviceBuffer<int> d_positions(positions);
-    fastvlm::gpu::rope_f32(d_x.get(), d_positions.get(), rows, heads, head_dim, theta, nullptr);
+    if (consecutive) {
+        for (size_t i = 1; i < positions.size(); ++i) REQUIRE(positions[i] == positions[0] + int(i));
+        fastvlm::gpu::rope_f32_consecutive(d_x.get(), positions[0], rows, heads, head_dim, theta, nullptr);
+    } else {
+        fastvlm::gpu::rope_f32(d_x.get(), d_positions.get(), rows, heads, head_dim, theta, nullptr);
+    }
     check_close_f32(d_x.download<float>(), want, tolerance,
                     "rope_f32 " + std::to_string(rows) + " rows, " + std::to_string(heads) + " heads of " +
                         std::to_string(head_dim));
@@ -56,14 +63,30 @@ TEST_CASE("kernel rope_f32: matches the CPU backend on the Qwen2 heads at long p
     check_rope_f32(many, 1, 4, 10000.0f);
 }
 
+TEST_CASE("kernel rope_f32: consecutive positions without an uploaded array") {
+    REQUIRE_DEVICE();
+    run_checked([] {
+        check_rope_f32({0, 1, 2, 3}, 2, 64, 1e6f, true);  // a prompt from position 0
+        check_rope_f32({300}, 14, 64, 1e6f, true);        // one decode step
+    });
+    std::vector<int> prompt(1100);  // more rows than the capped grid
+    for (size_t i = 0; i < prompt.size(); ++i) prompt[i] = 40 + int(i);
+    check_rope_f32(prompt, 2, 8, 10000.0f, true);
+}
+
 TEST_CASE("kernel rope_f32: rejects bad shapes and theta") {
     REQUIRE_DEVICE();
-    CHECK(test::error_of([] { fastvlm::gpu::rope_f32(nullptr, nullptr, 1, 14, 63, 1e6f, nullptr); }) ==
+    int position = 0;
+    CHECK(test::error_of([] { fastvlm::gpu::rope_f32(nullptr, nullptr, 1, 14, 64, 1e6f, nullptr); }) ==
+          "rope_f32: no positions");
+    CHECK(test::error_of([&] { fastvlm::gpu::rope_f32(nullptr, &position, 1, 14, 63, 1e6f, nullptr); }) ==
           "rope_f32: bad shape: rows 1, heads 14, head_dim 63 (head_dim must be even and at most 8192)");
-    CHECK(test::error_of([] { fastvlm::gpu::rope_f32(nullptr, nullptr, 1, 0, 64, 1e6f, nullptr); }) ==
+    CHECK(test::error_of([&] { fastvlm::gpu::rope_f32(nullptr, &position, 1, 0, 64, 1e6f, nullptr); }) ==
           "rope_f32: bad shape: rows 1, heads 0, head_dim 64 (head_dim must be even and at most 8192)");
-    CHECK(test::error_of([] { fastvlm::gpu::rope_f32(nullptr, nullptr, 1, 14, 64, -2.0f, nullptr); }) ==
+    CHECK(test::error_of([&] { fastvlm::gpu::rope_f32(nullptr, &position, 1, 14, 64, -2.0f, nullptr); }) ==
           "rope_f32: theta -2 is not positive");
+    CHECK(test::error_of([] { fastvlm::gpu::rope_f32_consecutive(nullptr, -1, 1, 14, 64, 1e6f, nullptr); }) ==
+          "rope_f32: position -1 is negative");
 }
 
 }  // namespace kernel_test
