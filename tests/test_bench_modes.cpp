@@ -71,7 +71,7 @@ TEST_CASE("bench modes: a miniature run measures every mode and compares it with
     CHECK(report.modes[2].llm_weight_bytes < report.modes[1].llm_weight_bytes);
     CHECK(report.modes[4].max_logit_error > 0.0);
     // Nothing stayed allocated between modes.
-    for (const std::string& note : report.notes) CHECK(note.find("still allocated") == std::string::npos);
+    for (const std::string& note : report.notes) CHECK(note.find("after the model was freed") == std::string::npos);
 
     // The JSON is read back field for field.
     const bench::Report back = bench::from_json(bench::to_json(report), "report.json");
