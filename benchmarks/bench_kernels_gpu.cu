@@ -32,6 +32,7 @@
 #include "cuda/gemv_nf4.cuh"
 #include "cuda/gemv_w4a4.cuh"
 #include "cuda/matmul.cuh"
+#include "cuda/matmul_f16.cuh"
 #include "cuda/rmsnorm.cuh"
 #include "cuda/rope.cuh"
 #include "cuda/silu_gate.cuh"
@@ -413,8 +414,8 @@ void print_compute_row(const std::string& kernel, const std::string& shape, doub
 }
 
 // The compute-bound kernels on the model's shapes (the CPU table's shapes, plus the stem conv):
-// the prefill GEMMs and the vision 1x1 conv by gpu::matmul (fp32 activations, fp16 weights)
-// beside cuBLASLt fp16 with fp32 accumulation (fp16 activations and output, bias and GELU in
+// the prefill GEMMs and the vision 1x1 conv by gpu::matmul (fp32 activations, fp16 weights) and
+// by matmul_f16 on tensor cores ("[tc]", fp16 activations) beside cuBLASLt fp16 with fp32 accumulation (fp16 activations and output, bias and GELU in
 // its epilogue; its GELU is the tanh form); the convolutions and attention have no cuBLASLt
 // counterpart. Operands stay put between calls: these shapes are compute-bound, and their
 // weights (at most 8.7 MB) sit in L2 in a prefill too.
@@ -467,6 +468,14 @@ void run_compute_table(cudaStream_t stream, int repeats, cublasLtHandle_t lt, vo
             difference = max_relative_difference(y.get(), y16.get(), size_t(g.m) * size_t(g.n));
         }
         print_compute_row(g.name, g.shape, flops, us, lt_us, difference);
+
+        // The same product on tensor cores (matmul_f16: fp16 x, as cuBLASLt gets it).
+        const double tc_us = time_us(stream, repeats, [&](cudaStream_t s) {
+            fastvlm::gpu::matmul_f16(x16.get(), w.get(), g.bias ? bias.get() : nullptr, y.get(), g.m, g.n, g.k, act, s);
+        });
+        const float tc_difference =
+            reference.available() ? max_relative_difference(y.get(), y16.get(), size_t(g.m) * size_t(g.n)) : -1.0f;
+        print_compute_row(std::string(g.name) + " [tc]", g.shape, flops, tc_us, lt_us, tc_difference);
     }
 
     // FastViTHD stage 2 ConvFFN depthwise 7x7 (64x64x384, pad 3) and the stem's dense 3x3

@@ -112,6 +112,18 @@ TEST_CASE("simt: cp.async data lands at the wait, not before") {
     for (int v : out) CHECK(v == -1);  // still the poison of untouched shared memory
 }
 
+TEST_CASE("simt: with early_async_copies, cp.async data lands at its issue") {
+    simt::Options early = simt::options();
+    early.poison_shared = true;
+    early.early_async_copies = true;
+    simt::ScopedOptions scope(early);
+    const int n = 64;
+    std::vector<int> in(n), out(n);
+    std::iota(in.begin(), in.end(), 1);
+    simt_test::async_copy_through_shared(in.data(), out.data(), n, false);  // no wait: already there
+    CHECK(out == in);
+}
+
 TEST_CASE("simt: shared memory starts poisoned in every block") {
     simt::Options poisoned = simt::options();
     poisoned.poison_shared = true;

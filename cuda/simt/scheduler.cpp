@@ -482,6 +482,11 @@ void async_copy(void* shared_dst, const void* global_src, size_t bytes, size_t s
         kernel_error("cp.async: %zu-byte copy from %p to %p is misaligned", bytes, global_src, shared_dst);
     AsyncCopy c{shared_dst, bytes, {}};
     if (src_bytes) std::memcpy(c.data, global_src, src_bytes);  // the rest is zero-filled
+    if (options().early_async_copies) {
+        std::vector<AsyncCopy> now{c};
+        complete_async_group(now);
+        return;
+    }
     f->open_group.push_back(c);
 }
 

@@ -86,6 +86,10 @@ struct Options {
     uint64_t shuffle_seed = 0;    // 0: threads run in index order; else a random order per block
     bool race_check = false;      // flag unsynchronized shared-memory accesses (needs instrumented kernels)
     bool poison_shared = true;    // fill shared memory with 0xff bytes before each block
+    // cp.async lands at its issue instead of at the wait: the earliest moment the device may
+    // write shared memory (the default, landing at the wait, is the latest). With the race check
+    // this exposes a copy into a buffer other threads may still be reading.
+    bool early_async_copies = false;
     size_t stack_bytes = 64 * 1024;  // per fiber
 };
 Options& options();

@@ -19,6 +19,7 @@
 #include "cuda/kv_cache.cuh"
 #include "cuda/layernorm.cuh"
 #include "cuda/matmul.cuh"
+#include "cuda/matmul_f16.cuh"
 #include "cuda/rmsnorm.cuh"
 #include "cuda/rope.cuh"
 #include "cuda/silu_gate.cuh"
@@ -34,6 +35,7 @@ namespace fastvlm::gpu {
 namespace {
 
 constexpr cudaStream_t kStream = nullptr;  // v1: everything on the default stream
+constexpr int kGemvMaxTokens = 4;          // matmul's GEMV path; more rows go to a GEMM
 
 const float* f32(const Tensor& t) { return t.empty() ? nullptr : t.as<float>(); }
 
@@ -245,11 +247,22 @@ void CudaBackend::linear(const Tensor& y, const Tensor& x, const LinearWeight& w
             matmul(y, x, w.weight, w.bias, act);
             return;
         }
-        // The 16-bit activation modes: the input rounded to fp16 before, the output after.
-        Tensor x16 = alloc(DType::F32, x.shape());
-        gpu::copy(x16.as<float>(), x.as<float>(), size_t(x.numel()), kStream);
-        gpu::round_to_fp16(x16.as<float>(), size_t(x16.numel()), kStream);
-        matmul(y, x16, w.weight, w.bias, Activation::None);
+        // The 16-bit activation modes: the input rounded to fp16 before, the output after. A
+        // prompt's rows go to the tensor cores (the fp16 values are exactly what they multiply);
+        // a decode step's few rows to matmul's GEMV.
+        const int tokens = int(x.rows()), in = int(w.in_features), out = int(w.out_features);
+        Tensor x_half = alloc(DType::F16, x.shape());
+        f32_to_f16(x.as<float>(), x_half.as<__half>(), size_t(x.numel()), kStream);
+        if (!cublaslt_ && tokens > kGemvMaxTokens && w.weight.dtype() == DType::F16 &&
+            matmul_f16_supported(x_half.data(), w.weight.data(), in)) {
+            const Tensor bias_f32 = widened(*this, w.bias);
+            matmul_f16(x_half.as<__half>(), w.weight.as<__half>(), f32(bias_f32), y.as<float>(), tokens, out, in,
+                       Activation::None, kStream);
+        } else {
+            Tensor x16 = alloc(DType::F32, x.shape());
+            f16_to_f32(x_half.as<__half>(), x16.as<float>(), size_t(x.numel()), kStream);
+            matmul(y, x16, w.weight, w.bias, Activation::None);
+        }
     } else {
         linear_quantized(y, x, w);
         if (w.format == LinearFormat::NF4 && !w.f16_activations) {  // W4A32 keeps fp32 outputs

@@ -97,7 +97,7 @@ TEST_CASE("cuda backend: matmul and linear in every weight mode match the CPU ba
     TensorView bview{"b", "memory", DType::F32, {n}, reinterpret_cast<const uint8_t*>(bv.data()), bv.size() * 4};
     for (const WeightMode mode : {WeightMode::Reference, WeightMode::F16, WeightMode::Int8, WeightMode::NF4F32,
                                   WeightMode::NF4F16, WeightMode::W4A4})
-        for (const int m : {1, 4, 13}) {  // 13: the CPU's NF4 prefill path (dequantize + GEMM)
+        for (const int m : {1, 4, 13}) {  // 13: the CPU's NF4 prefill path; the GPU's tensor cores in fp16
             CAPTURE(weight_mode_name(mode));
             CAPTURE(m);
             const LinearWeight wc = load_linear(b.cpu, wview, &bview, mode);
@@ -241,7 +241,7 @@ TEST_CASE("cuda backend: the tiny golden model generates what the CPU backend ge
     const ModelFiles files(dir + "/llava");
     const Tokenizer tokenizer = Tokenizer::from_file("tests/golden/tokenizer/tiny_tokenizer.json");
     const std::vector<int32_t> ids = fastvlm_prompt_ids(tokenizer, kDefaultQuestion).ids;
-    for (const WeightMode mode : {WeightMode::Reference, WeightMode::NF4F16}) {
+    for (const WeightMode mode : {WeightMode::Reference, WeightMode::F16, WeightMode::NF4F16}) {  // F16: tensor cores
         CAPTURE(weight_mode_name(mode));
         std::vector<std::vector<float>> logits[2];
         std::vector<int32_t> tokens[2];
@@ -271,7 +271,7 @@ TEST_CASE("cuda backend: the tiny golden model generates what the CPU backend ge
             }
             same_top1 += a == c;
         }
-        // The reference mode differs only in summation order; nf4-fp16 also in where fp16
+        // The reference mode differs only in summation order; fp16 and nf4-fp16 also in where fp16
         // rounding ties fall, which the next layers amplify a little.
         CHECK(worst <= (mode == WeightMode::Reference ? 1e-4 : 2e-2) * scale);
         CHECK(same_top1 == int(logits[0].size()));

@@ -61,8 +61,9 @@ inline bool device_present() {
         if (!::kernel_test::device_present()) SKIP_TEST("no CUDA device present"); \
     } while (0)
 
-// Runs `body`, and under the SIMT runtime runs it again with the race check on and the
-// threads of each block in a shuffled order, so each kernel test also proves its barriers.
+// Runs `body`, and under the SIMT runtime runs it again with the race check on, the threads of
+// each block in a shuffled order and cp.async landing at its issue, so each kernel test also
+// proves its barriers.
 template <typename F>
 void run_checked(F&& body) {
     body();
@@ -70,6 +71,7 @@ void run_checked(F&& body) {
     simt::Options checked = simt::options();
     checked.race_check = true;
     checked.shuffle_seed = 0x5eed;
+    checked.early_async_copies = true;
     simt::ScopedOptions scope(checked);
     body();
 #endif
