@@ -11,7 +11,6 @@
 #include <map>
 
 #include "runtime/backend_checks.h"
-#include "runtime/cpu/attention_cached.h"
 #include "runtime/cpu/attention_decode.h"
 #include "runtime/cpu/attention_prefill.h"
 #include "runtime/cpu/conv.h"
