@@ -3,6 +3,7 @@
 #include <cmath>
 
 #include "loader/tensor_names.h"
+#include "model/linear.h"
 #include "runtime/error.h"
 
 namespace fastvlm {
@@ -33,6 +34,18 @@ FastViTHD::Conv FastViTHD::load_conv(const std::string& prefix, const std::vecto
     return c;
 }
 
+LinearWeight FastViTHD::load_pointwise(const std::string& prefix, const std::vector<int64_t>& shape, bool has_bias) {
+    auto view = [&](const std::string& name, const std::vector<int64_t>& expected) -> const TensorView& {
+        const TensorView& t = require_weight(weights_, kVisionPrefix + name, where_);
+        if (t.shape != expected)
+            fail(t.file, "tensor '", t.name, "' has shape ", shape_text(t.shape), ", expected ", shape_text(expected));
+        return t;
+    };
+    const TensorView& weight = view(prefix + ".weight", shape);
+    const TensorView* bias = has_bias ? &view(prefix + ".bias", {shape[0]}) : nullptr;
+    return load_linear(backend_, weight, bias, gemm_mode_);
+}
+
 // The ConvFFN's depthwise 7x7 has no bias and is followed by an eval-mode BatchNorm: fold it,
 //   s = gamma / sqrt(var + eps);  W' = W * s;  b' = beta - mean * s.
 FastViTHD::ConvFFN FastViTHD::load_ffn(const std::string& prefix, int width) {
@@ -55,19 +68,22 @@ FastViTHD::ConvFFN FastViTHD::load_ffn(const std::string& prefix, int width) {
     ConvFFN ffn;
     ffn.depthwise.weight = backend_.upload(w, {c, 1, 7, 7});
     ffn.depthwise.bias = backend_.upload(bias, {c});
-    ffn.fc1 = load_conv(prefix + "fc1", {hidden, c, 1, 1});
-    ffn.fc2 = load_conv(prefix + "fc2", {c, hidden, 1, 1});
+    ffn.fc1 = load_pointwise(prefix + "fc1", {hidden, c, 1, 1});
+    ffn.fc2 = load_pointwise(prefix + "fc2", {c, hidden, 1, 1});
     return ffn;
 }
 
-FastViTHD::FastViTHD(Backend& backend, const VisionConfig& config, const WeightLookup& weights)
-    : backend_(backend), config_(config), weights_(weights), where_("vision tower") {
+FastViTHD::FastViTHD(Backend& backend, const VisionConfig& config, const WeightLookup& weights,
+                     WeightMode gemm_mode)
+    : backend_(backend), config_(config), weights_(weights), where_("vision tower"), gemm_mode_(gemm_mode) {
     const std::string problem = vision_shape_problem(config_);
     if (!problem.empty()) fail(where_, "unusable description: ", problem);
+    if (gemm_mode != WeightMode::Reference && gemm_mode != WeightMode::F16)
+        fail(where_, "matmuls run in the reference or the fp16 mode, not ", weight_mode_name(gemm_mode));
     const int64_t c0 = config_.widths[0];
     stem_[0] = load_conv("patch_embed.0.reparam_conv", {c0, 3, 3, 3});
     stem_[1] = load_conv("patch_embed.1.reparam_conv", {c0, 1, 3, 3});
-    stem_[2] = load_conv("patch_embed.2.reparam_conv", {c0, c0, 1, 1});
+    stem_point_ = load_pointwise("patch_embed.2.reparam_conv", {c0, c0, 1, 1});
 
     const std::vector<VisionStageIndices> indices = vision_network_indices(config_);
     int64_t previous = c0;
@@ -80,7 +96,7 @@ FastViTHD::FastViTHD(Backend& backend, const VisionConfig& config, const WeightL
             const std::string p = "network." + std::to_string(indices[s].downsample) + ".proj.";
             stage.has_downsample = true;
             stage.downsample_large = load_conv(p + "0.lkb_reparam", {c, 1, 7, 7});
-            stage.downsample_point = load_conv(p + "1.reparam_conv", {c, c, 1, 1});
+            stage.downsample_point = load_pointwise(p + "1.reparam_conv", {c, c, 1, 1});
             if (c % previous != 0)
                 fail(where_, "stage ", s, " widens ", previous, " channels to ", c, ", not a multiple");
         } else if (c != previous) {
@@ -98,8 +114,8 @@ FastViTHD::FastViTHD(Backend& backend, const VisionConfig& config, const WeightL
             if (stage.attention) {
                 block.norm_weight = load(p + "norm.weight", {c});
                 block.norm_bias = load(p + "norm.bias", {c});
-                block.qkv = load(p + "token_mixer.qkv.weight", {3 * c, c});
-                block.proj = load_conv(p + "token_mixer.proj", {c, c});
+                block.qkv = load_pointwise(p + "token_mixer.qkv", {3 * c, c}, /*has_bias=*/false);
+                block.proj = load_pointwise(p + "token_mixer.proj", {c, c});
                 block.layer_scale_1 = load(p + "layer_scale_1", {c, 1, 1});
                 block.layer_scale_2 = load(p + "layer_scale_2", {c, 1, 1});
             } else {
@@ -116,8 +132,8 @@ FastViTHD::FastViTHD(Backend& backend, const VisionConfig& config, const WeightL
     if (out % previous != 0)
         fail(where_, "conv_exp maps ", previous, " channels to ", out, ", not a multiple");
     conv_exp_ = load_conv("conv_exp.reparam_conv", {out, 1, 3, 3});
-    se_reduce_ = load_conv("conv_exp.se.reduce", {se, out, 1, 1});
-    se_expand_ = load_conv("conv_exp.se.expand", {out, se, 1, 1});
+    se_reduce_ = load_pointwise("conv_exp.se.reduce", {se, out, 1, 1});
+    se_expand_ = load_pointwise("conv_exp.se.expand", {out, se, 1, 1});
 }
 
 // ---------------------------------------------------------------------- forward
@@ -132,12 +148,12 @@ Tensor FastViTHD::depthwise(const Tensor& x, const Conv& conv, int stride, Activ
 }
 
 Tensor FastViTHD::run_ffn(const ConvFFN& ffn, const Tensor& x) {
-    const int64_t n = x.dim(0) * x.dim(1), c = x.dim(2), hidden = ffn.fc1.weight.dim(0);
+    const int64_t n = x.dim(0) * x.dim(1), c = x.dim(2), hidden = ffn.fc1.out_features;
     Tensor mixed = depthwise(x, ffn.depthwise, 1, Activation::None);        // [H, W, C]
     Tensor expanded = backend_.alloc(DType::F32, {n, hidden});              // [N, 4C]
-    backend_.matmul(expanded, mixed.reshape({n, c}), ffn.fc1.weight, ffn.fc1.bias, Activation::GELU);
+    backend_.linear(expanded, mixed.reshape({n, c}), ffn.fc1, Activation::GELU);
     Tensor out = backend_.alloc(DType::F32, {n, c});                        // [N, C]
-    backend_.matmul(out, expanded, ffn.fc2.weight, ffn.fc2.bias);
+    backend_.linear(out, expanded, ffn.fc2);
     return out;
 }
 
@@ -163,8 +179,8 @@ Tensor FastViTHD::encode(const std::vector<float>& pixels, int height, int width
     x = depthwise(s0, stem_[1], 2, Activation::GELU);
     {
         Tensor point = backend_.alloc(DType::F32, x.shape());
-        backend_.matmul(point.reshape({x.dim(0) * x.dim(1), c0}), x.reshape({x.dim(0) * x.dim(1), c0}),
-                        stem_[2].weight, stem_[2].bias, Activation::GELU);
+        backend_.linear(point.reshape({x.dim(0) * x.dim(1), c0}), x.reshape({x.dim(0) * x.dim(1), c0}), stem_point_,
+                        Activation::GELU);
         x = point;
     }
     emit("vision.stem", x);
@@ -177,8 +193,7 @@ Tensor FastViTHD::encode(const std::vector<float>& pixels, int height, int width
             Tensor wide = depthwise(x, stage.downsample_large, 2, Activation::GELU);   // [H/2, W/2, C]
             Tensor point = backend_.alloc(DType::F32, wide.shape());
             const int64_t n = wide.dim(0) * wide.dim(1);
-            backend_.matmul(point.reshape({n, c}), wide.reshape({n, c}), stage.downsample_point.weight,
-                            stage.downsample_point.bias, Activation::GELU);
+            backend_.linear(point.reshape({n, c}), wide.reshape({n, c}), stage.downsample_point, Activation::GELU);
             x = point;
             emit(name + ".downsample", x);
         }
@@ -198,11 +213,11 @@ Tensor FastViTHD::encode(const std::vector<float>& pixels, int height, int width
             Tensor normed = backend_.alloc(DType::F32, {n, c});
             backend_.layernorm(normed, tokens, block.norm_weight, block.norm_bias, config_.norm_eps);
             Tensor qkv = backend_.alloc(DType::F32, {n, 3 * c});
-            backend_.matmul(qkv, normed, block.qkv, Tensor());
+            backend_.linear(qkv, normed, block.qkv);
             Tensor attended = backend_.alloc(DType::F32, {n, c});
             backend_.self_attention(attended, qkv, heads, config_.head_dim);
             Tensor projected = backend_.alloc(DType::F32, {n, c});
-            backend_.matmul(projected, attended, block.proj.weight, block.proj.bias);
+            backend_.linear(projected, attended, block.proj);
             backend_.add_scaled(tokens, projected, block.layer_scale_1);
             backend_.add_scaled(tokens, run_ffn(block.ffn, x), block.layer_scale_2);
         }
@@ -215,10 +230,10 @@ Tensor FastViTHD::encode(const std::vector<float>& pixels, int height, int width
     Tensor tokens = y.reshape({n, out});
     Tensor squeezed = backend_.alloc(DType::F32, {1, out});
     backend_.mean_rows(squeezed, tokens);
-    Tensor reduced = backend_.alloc(DType::F32, {1, se_reduce_.weight.dim(0)});
-    backend_.matmul(reduced, squeezed, se_reduce_.weight, se_reduce_.bias, Activation::ReLU);
+    Tensor reduced = backend_.alloc(DType::F32, {1, se_reduce_.out_features});
+    backend_.linear(reduced, squeezed, se_reduce_, Activation::ReLU);
     Tensor gate = backend_.alloc(DType::F32, {1, out});
-    backend_.matmul(gate, reduced, se_expand_.weight, se_expand_.bias, Activation::Sigmoid);
+    backend_.linear(gate, reduced, se_expand_, Activation::Sigmoid);
     backend_.scale_channels(tokens, gate);
     backend_.activate(tokens, Activation::GELU);
     emit("vision.final_conv", y);

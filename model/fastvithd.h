@@ -11,8 +11,12 @@
 //   conv_exp      3x3 conv with groups = C_in, C_out = 2 C_in, squeeze-excite, GELU
 //
 // Feature maps are [H, W, C] (channels innermost) so that 1x1 convolutions are matmuls and the
-// attention stages read tokens without a transpose. Weights are read in their stored dtype,
-// except the ConvFFN depthwise kernels, which are rebuilt in fp32 with the BatchNorm folded in.
+// attention stages read tokens without a transpose. The matmuls (1x1 convolutions, attention
+// projections, squeeze-excite) are linear layers in a weight mode: the reference mode reads the
+// weights as stored and keeps fp32 activations; the fp16 mode (every other model mode) runs them
+// W16A16 as a half-precision pipeline does, fp16 weights and inputs and outputs rounded to fp16,
+// fp32 accumulation. The spatial convolutions read their weights as stored, except the ConvFFN
+// depthwise kernels, which are rebuilt in fp32 with the BatchNorm folded in.
 #pragma once
 #include <functional>
 #include <string>
@@ -21,6 +25,8 @@
 #include "loader/config.h"
 #include "model/weights.h"
 #include "runtime/backend.h"
+#include "runtime/linear_weight.h"
+#include "runtime/weight_mode.h"
 
 namespace fastvlm {
 
@@ -33,7 +39,9 @@ class FastViTHD {
 public:
     // Reads every weight through `weights` (canonical names) and checks its shape against
     // `config`. Throws fastvlm::Error naming the tensor on a missing or mis-shaped weight.
-    FastViTHD(Backend& backend, const VisionConfig& config, const WeightLookup& weights);
+    // `gemm_mode` is WeightMode::Reference or WeightMode::F16 (the matmuls' precision, above).
+    FastViTHD(Backend& backend, const VisionConfig& config, const WeightLookup& weights,
+              WeightMode gemm_mode = WeightMode::Reference);
 
     const VisionConfig& config() const { return config_; }
     int out_channels() const { return config_.out_channels; }
@@ -49,8 +57,8 @@ private:
         Tensor weight, bias;
     };
     struct ConvFFN {
-        Conv depthwise;      // [C, 1, 7, 7] fp32, BatchNorm folded in
-        Conv fc1, fc2;       // [4C, C, 1, 1], [C, 4C, 1, 1]
+        Conv depthwise;               // [C, 1, 7, 7] fp32, BatchNorm folded in
+        LinearWeight fc1, fc2;        // 1x1 convs [4C, C], [C, 4C]
     };
     struct Block {
         // RepMixer blocks
@@ -58,8 +66,8 @@ private:
         Tensor layer_scale;  // [C, 1, 1]
         // attention blocks
         Tensor norm_weight, norm_bias;     // [C]
-        Tensor qkv;                        // [3C, C]
-        Conv proj;                         // [C, C]
+        LinearWeight qkv;                  // [3C, C], no bias
+        LinearWeight proj;                 // [C, C]
         Tensor layer_scale_1, layer_scale_2;  // [C, 1, 1]
         ConvFFN ffn;
     };
@@ -68,13 +76,15 @@ private:
         bool attention = false;
         bool has_downsample = false, has_pos_emb = false;
         Conv downsample_large;    // [C, 1, 7, 7] stride 2, groups C_in
-        Conv downsample_point;    // [C, C, 1, 1]
+        LinearWeight downsample_point;  // 1x1 conv [C, C]
         Conv pos_emb;             // [C, 1, 7, 7]
         std::vector<Block> blocks;
     };
 
     Tensor load(const std::string& name, const std::vector<int64_t>& shape);
     Conv load_conv(const std::string& prefix, const std::vector<int64_t>& shape);
+    // A 1x1 convolution or linear layer [out, in] (shape as stored), bias unless `has_bias` is false.
+    LinearWeight load_pointwise(const std::string& prefix, const std::vector<int64_t>& shape, bool has_bias = true);
     ConvFFN load_ffn(const std::string& prefix, int width);
 
     Tensor run_ffn(const ConvFFN& ffn, const Tensor& x);  // x [H, W, C] -> [H*W, C]
@@ -84,10 +94,12 @@ private:
     VisionConfig config_;
     WeightLookup weights_;
     std::string where_;
-    Conv stem_[3];            // [C0, 3, 3, 3], [C0, 1, 3, 3], [C0, C0, 1, 1]
+    WeightMode gemm_mode_;
+    Conv stem_[2];                // [C0, 3, 3, 3], [C0, 1, 3, 3]
+    LinearWeight stem_point_;     // 1x1 conv [C0, C0]
     std::vector<Stage> stages_;
-    Conv conv_exp_;           // [out, 1, 3, 3]
-    Conv se_reduce_, se_expand_;  // [se, out, 1, 1], [out, se, 1, 1]
+    Conv conv_exp_;               // [out, 1, 3, 3]
+    LinearWeight se_reduce_, se_expand_;  // 1x1 convs [se, out], [out, se]
 };
 
 }  // namespace fastvlm

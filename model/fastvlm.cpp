@@ -10,6 +10,7 @@ ModelModes ModelModes::for_mode(WeightMode mode, bool quantize_lm_head, bool qua
     m.llm = mode;
     m.lm_head = quantize_lm_head ? mode : plain;
     m.projector = quantize_projector ? mode : plain;
+    m.vision = plain;
     return m;
 }
 
@@ -17,7 +18,7 @@ FastVLM::FastVLM(Backend& backend, const ModelFiles& files, const ModelModes& mo
     : backend_(backend), config_(files.config()), modes_(modes) {
     const WeightLookup weights = lookup_in(files);
     const MemoryStats before = backend.memory();
-    vision_ = std::make_unique<FastViTHD>(backend, config_.vision, weights);
+    vision_ = std::make_unique<FastViTHD>(backend, config_.vision, weights, modes.vision);
     const MemoryStats after = backend.memory();
     projector_ = std::make_unique<Projector>(backend, config_, weights, modes.projector);
     // The tower's weights: what the backend copied or mapped for it (some are folded at load).

@@ -19,8 +19,10 @@ struct ModelModes {
     WeightMode llm = WeightMode::Reference;        // the seven linear layers of every Qwen2 layer
     WeightMode lm_head = WeightMode::Reference;
     WeightMode projector = WeightMode::Reference;
+    WeightMode vision = WeightMode::Reference;     // the vision tower's matmuls: reference or fp16
     // The usual setting for a mode: lm_head in fp16 unless `quantize_lm_head`, projector in fp16
-    // unless `quantize_projector` (the vision tower's convolutions always run as stored).
+    // unless `quantize_projector`, the vision tower's matmuls in fp16 (its spatial convolutions
+    // always run as stored); everything as stored, fp32 activations, in the reference mode.
     static ModelModes for_mode(WeightMode mode, bool quantize_lm_head = false, bool quantize_projector = false);
 };
 

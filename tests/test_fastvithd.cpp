@@ -259,6 +259,24 @@ TEST_CASE("fastvithd: a missing or mis-shaped weight is named in the error") {
           std::string::npos);
 }
 
+TEST_CASE("fastvithd: the fp16 mode runs the matmuls W16A16, close to the reference, and no other mode is taken") {
+    const test::Reference ref(std::string(kTinyDir) + "/reference.safetensors");
+    ModelFiles files(std::string(kTinyDir) + "/llava");
+    cpu::CpuBackend backend;
+    FastViTHD tower(backend, files.config().vision, lookup_in(files), WeightMode::F16);
+    const int side = int(ref.shape("pixel_values")[2]);
+    std::vector<float> tokens;
+    run_tower(backend, tower, ref.floats("pixel_values"), side, &tokens);
+    const double err = test::relative_error(tokens, ref.floats("image_features"));
+    CAPTURE(err);
+    CHECK(err > 1e-6);  // fp16 rounding shows ...
+    CHECK(err < 1e-2);  // ... at the size of an fp16 pipeline's error
+
+    const std::string mode_err =
+        test::error_of([&] { FastViTHD(backend, files.config().vision, lookup_in(files), WeightMode::Int8); });
+    CHECK(mode_err == "vision tower: matmuls run in the reference or the fp16 mode, not int8");
+}
+
 TEST_CASE("fastvithd: input sides must be multiples of 64") {
     ModelFiles files(std::string(kTinyDir) + "/llava");
     cpu::CpuBackend backend;

@@ -163,6 +163,7 @@ TEST_CASE("weight modes: nf4-fp32 equals the reference on its own dequantized we
     ModelModes nf4 = ModelModes::for_mode(WeightMode::NF4F32);
     nf4.lm_head = WeightMode::Reference;
     nf4.projector = WeightMode::Reference;
+    nf4.vision = WeightMode::Reference;
     const Run direct = run_mode(nf4, {});
     const Run via_host = run_mode(ModelModes{}, direct.ids, &lookup);
     CHECK(via_host.ids == direct.ids);
@@ -174,6 +175,8 @@ TEST_CASE("weight modes: the quantized lm_head and projector follow ModelModes")
     CHECK(plain.llm == WeightMode::Int8);
     CHECK(plain.lm_head == WeightMode::F16);
     CHECK(plain.projector == WeightMode::F16);
+    CHECK(plain.vision == WeightMode::F16);
+    CHECK(ModelModes::for_mode(WeightMode::Reference).vision == WeightMode::Reference);
     ModelModes all = ModelModes::for_mode(WeightMode::Int8, true, true);
     CHECK(all.lm_head == WeightMode::Int8);
     CHECK(all.projector == WeightMode::Int8);
@@ -224,5 +227,51 @@ TEST_CASE("linear: refuses mis-shaped weights and inputs with clear messages") {
         backend.write(x_ok, halves.data());
         backend.linear(y, x_ok, w);
         for (float v : backend.read(y)) CHECK(v == doctest::Approx(1.0).epsilon(mode == WeightMode::W4A4 ? 2e-3 : 1e-6));
+    }
+}
+
+TEST_CASE("linear: the fp16 mode rounds input and output to fp16 around the activation, for one row or many") {
+    // Both the decode path (one row: GEMV, then rounding passes) and the prompt path (the GEMM's
+    // epilogue rounds) give fp16(act(fp16(sum + bias))) with the input rounded to fp16 first.
+    cpu::CpuBackend backend(2);
+    const int n = 40, k = 72, m = 9;
+    std::vector<float> wv(size_t(n) * k), bv(n), xv(size_t(m) * k);
+    for (size_t i = 0; i < wv.size(); ++i) wv[i] = float(int(i * 37 % 101) - 50) * 0.0123f;
+    for (size_t i = 0; i < bv.size(); ++i) bv[i] = float(int(i * 13 % 17) - 8) * 0.05f;
+    for (size_t i = 0; i < xv.size(); ++i) xv[i] = float(int(i * 53 % 97) - 48) * 0.0217f + 1e-4f;
+    TensorView wview{"w", "memory", DType::F32, {n, k}, reinterpret_cast<const uint8_t*>(wv.data()), wv.size() * 4};
+    TensorView bview{"b", "memory", DType::F32, {n}, reinterpret_cast<const uint8_t*>(bv.data()), bv.size() * 4};
+    const LinearWeight w = load_linear(backend, wview, &bview, WeightMode::F16);
+    auto fp16 = [](double v) { return double(fp16_to_float(float_to_fp16(float(v)))); };
+    for (const Activation act : {Activation::None, Activation::GELU})
+        for (const int rows : {1, m}) {
+            CAPTURE(rows);
+            const Tensor x = backend.upload(std::vector<float>(xv.begin(), xv.begin() + size_t(rows) * k), {rows, k});
+            const Tensor y = backend.alloc(DType::F32, {rows, n});
+            backend.linear(y, x, w, act);
+            const std::vector<float> got = backend.read(y);
+            for (int i = 0; i < rows; ++i)
+                for (int j = 0; j < n; ++j) {
+                    double sum = fp16(bv[size_t(j)]);
+                    for (int t = 0; t < k; ++t) sum += fp16(xv[size_t(i) * k + t]) * fp16(wv[size_t(j) * k + t]);
+                    double want = fp16(sum);
+                    if (act == Activation::GELU) want = fp16(0.5 * want * (1.0 + std::erf(want / std::sqrt(2.0))));
+                    const float g = got[size_t(i) * n + j];
+                    CHECK(fp16_to_float(float_to_fp16(g)) == g);  // an fp16 value
+                    CHECK(std::fabs(g - want) <= 2e-3 * std::fabs(want) + 1e-6);  // within an fp16 ulp or so
+                }
+        }
+
+    // The input's rounding itself, made visible by cancellation: x0 = 1 + 2^-11 + 2^-14 rounds up
+    // to 1 + 2^-10, so x0 - x1 with x1 = 1 is 2^-10 on fp16 inputs and 2^-11 + 2^-14 on fp32 ones.
+    const std::vector<float> pair_w = {1.0f, -1.0f}, x0 = {1.0f + std::ldexp(1.0f, -11) + std::ldexp(1.0f, -14), 1.0f};
+    TensorView pview{"p", "memory", DType::F32, {1, 2}, reinterpret_cast<const uint8_t*>(pair_w.data()), 8};
+    const LinearWeight difference = load_linear(backend, pview, nullptr, WeightMode::F16);
+    for (const int rows : {1, 3}) {
+        std::vector<float> xs;
+        for (int r = 0; r < rows; ++r) xs.insert(xs.end(), x0.begin(), x0.end());
+        const Tensor y = backend.alloc(DType::F32, {rows, 1});
+        backend.linear(y, backend.upload(xs, {rows, 2}), difference);
+        for (float v : backend.read(y)) CHECK(v == std::ldexp(1.0f, -10));
     }
 }

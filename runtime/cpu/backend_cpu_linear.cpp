@@ -47,10 +47,23 @@ void CpuBackend::linear(const Tensor& y, const Tensor& x, const LinearWeight& w,
                 matmul(y, x, w.weight, w.bias, act);
                 return;
             }
-            Tensor x16 = alloc(DType::F32, x.shape());
-            round_to_fp16_span(x.as<float>(), x16.as<float>(), size_t(x.numel()));
-            matmul(y, x16, w.weight, w.bias, Activation::None);
-            break;
+            if (t == 1) {  // decode: the rounded row, the GEMV, then the rounding passes below
+                Tensor x16 = alloc(DType::F32, x.shape());
+                round_to_fp16_span(x.as<float>(), x16.as<float>(), size_t(x.numel()));
+                matmul(y, x16, w.weight, w.bias, Activation::None);
+                break;
+            }
+            GemmArgs g;  // many rows: the GEMM rounds x as it packs it, and its epilogue the output
+            g.m = t; g.n = n; g.k = k;
+            g.a = x.as<float>(); g.lda = k;
+            g.round_a_to_fp16 = true;
+            g.b = w.weight.data(); g.b_dtype = w.weight.dtype(); g.ldb = k;
+            g.bias = bias;
+            g.c = out; g.ldc = n;
+            g.act = act;
+            g.round_c_to_fp16 = true;
+            gemm(pool_, g);
+            return;
         }
         case LinearFormat::Int8: {
             Int8Activations a;

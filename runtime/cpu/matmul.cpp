@@ -4,6 +4,7 @@
 #include <cstring>
 #include <vector>
 
+#include "runtime/cpu/fp16_round.h"
 #include "runtime/cpu/vec_math.h"
 #include "runtime/error.h"
 #include "runtime/half.h"
@@ -68,6 +69,22 @@ void pack_a(const GemmArgs& g, int64_t m0, int64_t mb, int64_t k0, int64_t kc, S
         const float* rows[MR];
         for (int64_t i = 0; i < MR; ++i)
             rows[i] = i0 + i < mb ? g.a + (m0 + i0 + i) * g.lda + k0 : nullptr;
+        if (g.round_a_to_fp16) {  // each row rounded eight values at a time, then interleaved
+            for (int64_t i = 0; i < MR; ++i) {
+                float rounded[8];
+                for (int64_t k = 0; k < kc; k += 8) {
+                    const int64_t count = std::min<int64_t>(8, kc - k);
+                    if (rows[i]) {
+                        std::copy(rows[i] + k, rows[i] + k + count, rounded);
+                        round_to_fp16_span(rounded, rounded, size_t(count));
+                    } else {
+                        std::fill_n(rounded, count, 0.0f);
+                    }
+                    for (int64_t j = 0; j < count; ++j) panel[(k + j) * MR + i] = rounded[j];
+                }
+            }
+            continue;
+        }
         if (i0 + MR <= mb) {
             for (int64_t k = 0; k < kc; ++k)
                 for (int64_t i = 0; i < MR; ++i) panel[k * MR + i] = rows[i][k];
@@ -128,12 +145,14 @@ void kernel_6x16(int64_t kc, const float* a, const float* b, float* c, int64_t l
 void run_task(const GemmArgs& g, int64_t m0, int64_t mb, int64_t n0, int64_t nb) {
     Scratch& s = thread_scratch();
     auto epilogue = [&](int64_t row0, int64_t rows) {
-        if (!g.bias && g.act == Activation::None) return;
+        if (!g.bias && g.act == Activation::None && !g.round_c_to_fp16) return;
         for (int64_t i = row0; i < row0 + rows; ++i) {
             float* row = g.c + i * g.ldc + n0;
             if (g.bias)
                 for (int64_t j = 0; j < nb; ++j) row[j] += g.bias[n0 + j];
+            if (g.round_c_to_fp16) round_to_fp16_span(row, row, size_t(nb));
             activate_span(row, size_t(nb), g.act);
+            if (g.round_c_to_fp16 && g.act != Activation::None) round_to_fp16_span(row, row, size_t(nb));
         }
     };
     if (g.k == 0) {

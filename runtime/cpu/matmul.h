@@ -28,6 +28,11 @@ struct GemmArgs {
     float* c = nullptr;             // [m, n], row stride ldc
     int64_t ldc = 0;
     Activation act = Activation::None;
+    // The 16-bit activation modes: a rounded to fp16 as it is packed (no rounded copy of the
+    // input), and the output sum + bias rounded to fp16, then act, rounded again, in the epilogue
+    // (one pass over c instead of three).
+    bool round_a_to_fp16 = false;
+    bool round_c_to_fp16 = false;
 };
 
 // Threaded over tiles of c.
