@@ -72,6 +72,14 @@ struct Backends {
     }
 };
 
+// The tiny golden model (llava layout), its reference tensors and the default prompt's ids.
+struct TinyModel {
+    test::Reference ref{"tests/golden/fastvlm_tiny/reference.safetensors"};
+    ModelFiles files{"tests/golden/fastvlm_tiny/llava"};
+    std::vector<int32_t> ids =
+        fastvlm_prompt_ids(Tokenizer::from_file("tests/golden/tokenizer/tiny_tokenizer.json"), kDefaultQuestion).ids;
+};
+
 // fp32 sums in a different order: a few ulps of the magnitude of the largest terms.
 constexpr double kTolerance = 2e-5;
 
@@ -236,11 +244,10 @@ TEST_CASE("cuda backend: language-model operations match the CPU backend") {
 
 TEST_CASE("cuda backend: the tiny golden model generates what the CPU backend generates") {
     REQUIRE_DEVICE();
-    const std::string dir = "tests/golden/fastvlm_tiny";
-    const test::Reference ref(dir + "/reference.safetensors");
-    const ModelFiles files(dir + "/llava");
-    const Tokenizer tokenizer = Tokenizer::from_file("tests/golden/tokenizer/tiny_tokenizer.json");
-    const std::vector<int32_t> ids = fastvlm_prompt_ids(tokenizer, kDefaultQuestion).ids;
+    const TinyModel tiny;
+    const test::Reference& ref = tiny.ref;
+    const ModelFiles& files = tiny.files;
+    const std::vector<int32_t>& ids = tiny.ids;
     for (const WeightMode mode : {WeightMode::Reference, WeightMode::F16, WeightMode::NF4F16}) {  // F16: tensor cores
         CAPTURE(weight_mode_name(mode));
         std::vector<std::vector<float>> logits[2];
@@ -335,11 +342,10 @@ TEST_CASE("cuda backend: cuBLASLt GEMMs match our kernels (fp32, fp16, bf16 weig
 
 TEST_CASE("cuda backend: the tiny golden model on cuBLASLt generates what it generates on our kernels") {
     REQUIRE_DEVICE();
-    const std::string dir = "tests/golden/fastvlm_tiny";
-    const test::Reference ref(dir + "/reference.safetensors");
-    const ModelFiles files(dir + "/llava");
-    const Tokenizer tokenizer = Tokenizer::from_file("tests/golden/tokenizer/tiny_tokenizer.json");
-    const std::vector<int32_t> ids = fastvlm_prompt_ids(tokenizer, kDefaultQuestion).ids;
+    const TinyModel tiny;
+    const test::Reference& ref = tiny.ref;
+    const ModelFiles& files = tiny.files;
+    const std::vector<int32_t>& ids = tiny.ids;
     std::vector<int32_t> tokens[2];
     std::vector<std::vector<float>> logits[2];
     for (int which = 0; which < 2; ++which) {

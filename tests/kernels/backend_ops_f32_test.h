@@ -73,19 +73,6 @@ inline void check_exact(const std::vector<float>& got, const std::vector<float>&
     }
 }
 
-// |got - want| <= tolerance[i]; reports the first few mismatches.
-inline void check_close_f32(const std::vector<float>& got, const std::vector<float>& want,
-                            const std::vector<float>& tolerance, const std::string& what) {
-    REQUIRE(got.size() == want.size());
-    REQUIRE(tolerance.size() == want.size());
-    int reported = 0;
-    for (size_t i = 0; i < got.size() && reported < 4; ++i) {
-        if (std::fabs(got[i] - want[i]) <= tolerance[i]) continue;
-        ++reported;
-        FAIL_CHECK(what << ": element " << i << " is " << got[i] << ", expected " << want[i] << " +- " << tolerance[i]);
-    }
-}
-
 // Tolerances relative to the reference: |want| * 2^exponent plus an absolute floor.
 inline std::vector<float> relative_tolerance(const std::vector<float>& want, int exponent, float floor = 0.0f) {
     std::vector<float> t(want.size());

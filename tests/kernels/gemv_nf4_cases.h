@@ -102,17 +102,6 @@ inline std::vector<float> run_kernel(const DeviceWeight& d_w, const HostWeight& 
     return to_float(d_y.download<uint16_t>());
 }
 
-inline void check_within(const std::vector<float>& got, const std::vector<float>& want,
-                         const std::vector<float>& tolerance, const std::string& what) {
-    REQUIRE(got.size() == want.size());
-    int reported = 0;
-    for (size_t i = 0; i < got.size() && reported < 4; ++i) {
-        if (std::fabs(got[i] - want[i]) <= tolerance[i]) continue;
-        ++reported;
-        FAIL_CHECK(what << ": element " << i << " is " << got[i] << ", expected " << want[i] << " +- " << tolerance[i]);
-    }
-}
-
 // Runs the kernel on random data of the given shape and compares with the twin.
 // x_offset > 0 shifts x off its 16-byte alignment (the scalar path).
 inline void check_gemv_nf4(int in, int out, NF4Compute compute, bool with_bias, bool zero_blocks = false,
@@ -144,7 +133,7 @@ inline void check_gemv_nf4(int in, int out, NF4Compute compute, bool with_bias, 
         }
 
     const DeviceWeight d_w(w);
-    check_within(run_kernel(d_w, w, compute, with_bias ? bias.data() : nullptr, x, tokens, x_offset), want, tolerance,
+    check_close_f32(run_kernel(d_w, w, compute, with_bias ? bias.data() : nullptr, x, tokens, x_offset), want, tolerance,
                  what);
 }
 
@@ -166,7 +155,7 @@ inline void check_one_hot(int in, int out, NF4Compute compute) {
         x[size_t(k)] = 1.0f;
         std::vector<float> want(static_cast<size_t>(out));
         fastvlm::cpu::gemv_nf4(w.view(), twin_compute(compute), nullptr, x.data(), want.data(), 1, 0, out);
-        check_within(run_kernel(d_w, w, compute, nullptr, x, 1), want, std::vector<float>(size_t(out), 0.0f),
+        check_close_f32(run_kernel(d_w, w, compute, nullptr, x, 1), want, std::vector<float>(size_t(out), 0.0f),
                      "gemv_nf4 one-hot k " + std::to_string(k) + " in " + std::to_string(in));
     }
 }

@@ -115,6 +115,19 @@ inline void check_close(const std::vector<uint16_t>& got, const std::vector<floa
     }
 }
 
+// The same for fp32 results: |got - want| <= tolerance[i]; reports the first few mismatches.
+inline void check_close_f32(const std::vector<float>& got, const std::vector<float>& want,
+                            const std::vector<float>& tolerance, const std::string& what) {
+    REQUIRE(got.size() == want.size());
+    REQUIRE(tolerance.size() == want.size());
+    int reported = 0;
+    for (size_t i = 0; i < got.size() && reported < 4; ++i) {
+        if (std::fabs(got[i] - want[i]) <= tolerance[i]) continue;
+        ++reported;
+        FAIL_CHECK(what << ": element " << i << " is " << got[i] << ", expected " << want[i] << " +- " << tolerance[i]);
+    }
+}
+
 // The fp16 output of a kernel that computes in fp32: one rounding to fp16 (2^-11 relative,
 // doubled for margin) plus a different fp32 summation order, a few fp32 ulps (2^-24) of
 // `magnitude`, the sum of the absolute values of the summed terms.
