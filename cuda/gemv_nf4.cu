@@ -134,6 +134,21 @@ __global__ void __launch_bounds__(kThreads)
     if (lane == 0) store(y + row, bias ? acc + to_f32(bias[row]) : acc);
 }
 
+// out[i - first] = nf4_dequantize_f16 of flat weight index i, for i in [first, last).
+__global__ void __launch_bounds__(256)
+    dequantize_nf4_f16_kernel(const uint8_t* __restrict__ codes, const uint8_t* __restrict__ absmax_codes,
+                              const float* __restrict__ nested_absmax, const float* __restrict__ dynamic_map,
+                              float offset, int64_t first, int64_t last, __half* __restrict__ out) {
+    const int64_t stride = int64_t(gridDim.x) * blockDim.x;
+    for (int64_t i = first + int64_t(blockIdx.x) * blockDim.x + threadIdx.x; i < last; i += stride) {
+        const int64_t block = i / quant::kNF4BlockSize;
+        const float scale = quant::nf4_block_scale(absmax_codes[block],
+                                                   nested_absmax[block / quant::kNF4NestedBlockSize], offset,
+                                                   dynamic_map);
+        out[i - first] = __float2half_rn(quant::nf4_dequantize_f16(quant::nf4_code_at(codes, i), scale));
+    }
+}
+
 template <bool F16, typename Act>
 void launch_nf4(const NF4Weight& w, const Act* bias, const Act* x, Act* y, int tokens, cudaStream_t stream) {
     if (w.in_features <= 0 || w.out_features <= 0 || tokens < 0)
@@ -157,6 +172,19 @@ void launch_nf4(const NF4Weight& w, const Act* bias, const Act* x, Act* y, int t
 }
 
 }  // namespace
+
+void dequantize_nf4_f16(const NF4Weight& w, int row_begin, int row_end, __half* out, cudaStream_t stream) {
+    if (w.in_features <= 0 || w.out_features <= 0 || row_begin < 0 || row_end > w.out_features || row_begin > row_end)
+        fail("dequantize_nf4_f16", "bad rows [", row_begin, ", ", row_end, ") of ", w.out_features, " (in_features ",
+             w.in_features, ")");
+    if (!w.codes || !w.absmax_codes || !w.nested_absmax || !w.dynamic_map)
+        fail("dequantize_nf4_f16", "the weight is missing its codes, absmax codes, nested absmax or dynamic map");
+    const int64_t first = int64_t(row_begin) * w.in_features, last = int64_t(row_end) * w.in_features;
+    if (first == last) return;
+    const unsigned blocks = unsigned(std::min<int64_t>((last - first + 255) / 256, 4096));
+    launch("dequantize_nf4_f16", dequantize_nf4_f16_kernel, dim3(blocks), dim3(256), 0, stream, w.codes,
+           w.absmax_codes, w.nested_absmax, w.dynamic_map, w.offset, first, last, out);
+}
 
 void gemv_nf4_w4a32(const NF4Weight& w, const float* bias, const float* x, float* y, int tokens, cudaStream_t stream) {
     launch_nf4<false>(w, bias, x, y, tokens, stream);

@@ -28,4 +28,9 @@ void gemv_nf4_w4a32(const NF4Weight& w, const float* bias, const float* x, float
 void gemv_nf4_w4a16(const NF4Weight& w, const __half* bias, const __half* x, __half* y, int tokens,
                     cudaStream_t stream);
 
+// Rows [row_begin, row_end) of the weight as the W4A16 mode multiplies them (nf4_dequantize_f16:
+// fp16 values, exactly) into out [row_end - row_begin, in_features]: a prompt's rows then go
+// through the tensor-core GEMM (cuda/matmul_f16.cuh) with the same products the GEMV forms.
+void dequantize_nf4_f16(const NF4Weight& w, int row_begin, int row_end, __half* out, cudaStream_t stream);
+
 }  // namespace fastvlm::gpu

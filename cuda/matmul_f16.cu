@@ -48,7 +48,7 @@ __device__ __forceinline__ void load_slice(__half (*tile)[kRowHalves], const __h
 
 __global__ void __launch_bounds__(kThreads)
     matmul_f16_kernel(const __half* __restrict__ x, const __half* __restrict__ w, const float* __restrict__ bias,
-                      float* __restrict__ y, int m, int n, int k, Activation act) {
+                      float* __restrict__ y, int m, int n, int k, int ldy, Activation act) {
     __shared__ __align__(16) __half x_tile[2][kTile][kRowHalves];
     __shared__ __align__(16) __half w_tile[2][kTile][kRowHalves];
     const int lane = int(threadIdx.x) % 32, warp = int(threadIdx.x) / 32;
@@ -110,7 +110,7 @@ __global__ void __launch_bounds__(kThreads)
                 const int row = row0 + warp_m + 16 * mi + group + 8 * (i >> 1);
                 const int col = col0 + warp_n + 8 * ni + 2 * t + (i & 1);
                 if (row < m && col < n)
-                    y[int64_t(row) * n + col] = apply_activation(acc[mi][ni][i] + (bias ? bias[col] : 0.0f), act);
+                    y[int64_t(row) * ldy + col] = apply_activation(acc[mi][ni][i] + (bias ? bias[col] : 0.0f), act);
             }
 }
 
@@ -121,13 +121,15 @@ bool matmul_f16_supported(const void* x, const void* w, int k) {
 }
 
 void matmul_f16(const __half* x, const __half* w, const float* bias, float* y, int m, int n, int k, Activation act,
-                cudaStream_t stream) {
-    if (m < 0 || n < 0 || k < 0) fail("matmul_f16", "bad shape: m ", m, ", n ", n, ", k ", k);
+                cudaStream_t stream, int ldy) {
+    if (ldy == 0) ldy = n;
+    if (m < 0 || n < 0 || k < 0 || ldy < n)
+        fail("matmul_f16", "bad shape: m ", m, ", n ", n, ", k ", k, ", ldy ", ldy);
     if (!matmul_f16_supported(x, w, k))
         fail("matmul_f16", "needs k % 8 == 0 and 16-byte aligned x and w (k ", k, ")");
     if (m == 0 || n == 0) return;
     const dim3 grid(ceil_div(size_t(n), kTile), ceil_div(size_t(m), kTile));
-    launch("matmul_f16", matmul_f16_kernel, grid, dim3(kThreads), 0, stream, x, w, bias, y, m, n, k, act);
+    launch("matmul_f16", matmul_f16_kernel, grid, dim3(kThreads), 0, stream, x, w, bias, y, m, n, k, ldy, act);
 }
 
 }  // namespace fastvlm::gpu

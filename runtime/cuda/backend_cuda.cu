@@ -298,7 +298,7 @@ struct Fp16Rows {
 // The quantized formats take every token of a call in one launch (decode: one; prefill: the
 // prompt), so the weight is read from DRAM once per call.
 //
-// NF4: fp32 rows as they are in W4A32, fp16 rows in W4A16.
+// NF4: fp32 rows as they are in W4A32, fp16 rows in W4A16 (a prompt's on the tensor cores).
 void CudaBackend::linear_nf4(const Tensor& y, const Tensor& x, const LinearWeight& w) {
     const int n = int(w.out_features), k = int(w.in_features), tokens = int(x.rows());
     NF4Weight weight;
@@ -312,6 +312,21 @@ void CudaBackend::linear_nf4(const Tensor& y, const Tensor& x, const LinearWeigh
     if (!w.f16_activations) {
         gemv_nf4_w4a32(weight, f32(w.bias), x.as<float>(), y.as<float>(), tokens, kStream);
         return;
+    }
+    if (tokens > kGemvMaxTokens && k % 8 == 0) {
+        // A prompt: slabs of rows dequantized to the fp16 values the GEMV would form, then the
+        // tensor cores on the fp16 input (the same exact products; the bias is fp16-valued).
+        Tensor x_half = alloc(DType::F16, x.shape());
+        f32_to_f16(x.as<float>(), x_half.as<__half>(), size_t(x.numel()), kStream);
+        const int slab_rows = std::min(n, std::max(64, int((size_t(16) << 20) / size_t(k))));  // <= 32 MB
+        Tensor slab = alloc(DType::F16, {slab_rows, k});
+        for (int r0 = 0; r0 < n; r0 += slab_rows) {
+            const int rows = std::min(slab_rows, n - r0);
+            dequantize_nf4_f16(weight, r0, r0 + rows, slab.as<__half>(), kStream);
+            matmul_f16(x_half.as<__half>(), slab.as<__half>(), w.bias.empty() ? nullptr : w.bias.as<float>() + r0,
+                       y.as<float>() + r0, tokens, rows, k, Activation::None, kStream, n);
+        }
+        return;  // linear() rounds the output to fp16
     }
     const Fp16Rows rows(*this, x, y, w.bias);
     gemv_nf4_w4a16(weight, rows.bias_or_null(), rows.x.as<__half>(), rows.y.as<__half>(), tokens, kStream);

@@ -7,6 +7,7 @@
 // cancel, and in W4A16 one fp16 ulp where the two sums round to neighbouring fp16 values.
 #pragma once
 #include <cmath>
+#include <tuple>
 
 #include "cuda/gemv_nf4.cuh"
 #include "cuda/quant_nf4.cuh"
@@ -202,6 +203,33 @@ TEST_CASE("kernel gemv_nf4: several tokens in one launch match the twin row by r
             check_gemv_nf4(100, 7, compute, false, true, 0, false, 4);  // scalar path, rows straddling blocks
         }
     });
+}
+
+TEST_CASE("kernel dequantize_nf4_f16: every weight as the W4A16 twin sees it, bit for bit") {
+    REQUIRE_DEVICE();
+    run_checked([] {
+        for (const auto& [in, out, zero] : {std::tuple{100, 9, true}, std::tuple{96, 5, false}, std::tuple{7, 3, false}}) {
+            Random random(uint64_t(in) * 31 + uint64_t(out));
+            const HostWeight w = make_weight(in, out, zero, random);
+            std::vector<float> want(size_t(in) * size_t(out));
+            fastvlm::cpu::dequantize_nf4_rows(w.view(), fastvlm::cpu::NF4Compute::F16, 0, out, want.data());
+            const DeviceWeight d_w(w);
+            // Rows [1, out - 1): a slab that starts and ends inside 64-value blocks.
+            const int first = 1, last = out - 1;
+            DeviceBuffer<__half> d_out(size_t(last - first) * size_t(in));
+            fastvlm::gpu::dequantize_nf4_f16(d_w.view(w), first, last, d_out.get(), nullptr);
+            const std::vector<float> got = to_float(d_out.download<uint16_t>());
+            const std::vector<float> slab(want.begin() + std::ptrdiff_t(size_t(first) * in),
+                                          want.begin() + std::ptrdiff_t(size_t(last) * in));
+            check_close_f32(got, slab, std::vector<float>(slab.size(), 0.0f),
+                            "dequantize_nf4_f16 in " + std::to_string(in) + " out " + std::to_string(out));
+        }
+    });
+    fastvlm::gpu::NF4Weight w;
+    w.in_features = 64;
+    w.out_features = 2;
+    CHECK(test::error_of([&] { fastvlm::gpu::dequantize_nf4_f16(w, 1, 3, nullptr, nullptr); }) ==
+          "dequantize_nf4_f16: bad rows [1, 3) of 2 (in_features 64)");
 }
 
 TEST_CASE("kernel gemv_nf4: rejects bad shapes and missing tensors") {

@@ -66,6 +66,29 @@ TEST_CASE("kernel matmul_f16: tensor-core GEMM matches the CPU twin on awkward s
     });
 }
 
+TEST_CASE("kernel matmul_f16: a slab of weight rows fills a slab of output columns (ldy)") {
+    REQUIRE_DEVICE();
+    // y [m, 24] from two products of 16 and 8 weight rows; each must land in its own columns.
+    const int m = 9, k = 16, n = 24;
+    Random random(77);
+    const StoredWeights x = random_weights(random, size_t(m) * k, DType::F16, 1.0f);
+    const StoredWeights w = random_weights(random, size_t(n) * k, DType::F16, 1.0f);
+    std::vector<float> want(size_t(m) * n);
+    for (int i = 0; i < m; ++i)
+        for (int j = 0; j < n; ++j) {
+            double sum = 0;
+            for (int t = 0; t < k; ++t) sum += double(x.values[size_t(i) * k + t]) * double(w.values[size_t(j) * k + t]);
+            want[size_t(i) * n + j] = float(sum);
+        }
+    DeviceBuffer<uint8_t> d_x(x.bytes), d_w(w.bytes);
+    DeviceBuffer<float> d_y(want.size());
+    const auto* xh = reinterpret_cast<const __half*>(d_x.get());
+    const auto* wh = reinterpret_cast<const __half*>(d_w.get());
+    fastvlm::gpu::matmul_f16(xh, wh, nullptr, d_y.get(), m, 16, k, Activation::None, nullptr, n);
+    fastvlm::gpu::matmul_f16(xh, wh + 16 * k, nullptr, d_y.get() + 16, m, 8, k, Activation::None, nullptr, n);
+    check_close_f32(d_y.download<float>(), want, std::vector<float>(want.size(), 1e-4f), "matmul_f16 slabs");
+}
+
 TEST_CASE("kernel matmul_f16: matches the CPU twin on a Qwen2 prefill shape") {
     REQUIRE_DEVICE();
     check_matmul_f16(37, 128, 896, true, Activation::None);  // k_proj over a 37-token prompt
@@ -80,7 +103,9 @@ TEST_CASE("kernel matmul_f16: rejects what it cannot take") {
     CHECK(test::error_of([&] { fastvlm::gpu::matmul_f16(p, p, nullptr, nullptr, 2, 2, 12, Activation::None, nullptr); }) ==
           "matmul_f16: needs k % 8 == 0 and 16-byte aligned x and w (k 12)");
     CHECK(test::error_of([&] { fastvlm::gpu::matmul_f16(p, p, nullptr, nullptr, -2, 2, 8, Activation::None, nullptr); }) ==
-          "matmul_f16: bad shape: m -2, n 2, k 8");
+          "matmul_f16: bad shape: m -2, n 2, k 8, ldy 2");
+    CHECK(test::error_of([&] { fastvlm::gpu::matmul_f16(p, p, nullptr, nullptr, 2, 4, 8, Activation::None, nullptr, 3); }) ==
+          "matmul_f16: bad shape: m 2, n 4, k 8, ldy 3");
     CHECK(test::error_of([&] { fastvlm::gpu::matmul_f16(p, p, nullptr, nullptr, 0, 2, 8, Activation::None, nullptr); }) == "");
 }
 
