@@ -4,6 +4,7 @@
 #include <cstdio>
 #include <cstring>
 #include <exception>
+#include <string>
 
 #include "benchmarks/bench.h"
 #include "benchmarks/bench_options.h"
@@ -42,7 +43,8 @@ int main(int argc, char** argv) {
             if (c.in_default_run) status |= c.run(options);
         return status;
     } catch (const std::exception& e) {
-        std::fprintf(stderr, "bench: %s\n", e.what());
+        const std::string message = e.what();  // most name their source; the rest get the program's name
+        std::fprintf(stderr, "%s%s\n", message.rfind("bench: ", 0) == 0 ? "" : "bench: ", message.c_str());
         return 1;
     }
 }
