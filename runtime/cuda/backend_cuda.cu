@@ -20,6 +20,7 @@
 #include "cuda/layernorm.cuh"
 #include "cuda/matmul.cuh"
 #include "cuda/matmul_f16.cuh"
+#include "cuda/matmul_int8.cuh"
 #include "cuda/rmsnorm.cuh"
 #include "cuda/rope.cuh"
 #include "cuda/silu_gate.cuh"
@@ -348,7 +349,10 @@ void CudaBackend::linear_int8(const Tensor& y, const Tensor& x, const LinearWeig
     // A threshold of 0 means "no decomposition" in bitsandbytes: no column is an outlier.
     const float threshold = w.outlier_threshold > 0.0f ? w.outlier_threshold : INFINITY;
     quantize_activation_int8(rows.x.as<__half>(), threshold, a, kStream);
-    gemv_int8(weight, rows.bias_or_null(), rows.x.as<__half>(), a, rows.y.as<__half>(), kStream);
+    if (tokens > kGemvMaxTokens && matmul_int8_supported(weight))  // a prompt: the same bits on tensor cores
+        matmul_int8(weight, rows.bias_or_null(), rows.x.as<__half>(), a, rows.y.as<__half>(), kStream);
+    else
+        gemv_int8(weight, rows.bias_or_null(), rows.x.as<__half>(), a, rows.y.as<__half>(), kStream);
     rows.store(y);
 }
 

@@ -9,6 +9,7 @@
 #include <algorithm>
 
 #include "cuda/gemv_int8.cuh"
+#include "cuda/matmul_int8.cuh"
 #include "cuda/quant_int8.cuh"
 #include "runtime/cpu/gemv_int8.h"
 #include "tests/kernels/kernel_test.h"
@@ -95,9 +96,12 @@ inline Downloaded download(const DeviceBuffer<unsigned char>& workspace, const f
 // w_offset > 0 shifts the weight off its 16-byte alignment (the scalar path). With several
 // tokens only the last one gets `kind`'s outliers: the others must still keep those columns in
 // fp16 (a column is an outlier for every token), each with its own scale.
-inline void check_gemv_int8(int in, int out, bool with_bias, Input kind, int w_offset = 0, int tokens = 1) {
-    const std::string what = "gemv_int8 in " + std::to_string(in) + " out " + std::to_string(out) + " input " +
-                             std::to_string(int(kind)) + " tokens " + std::to_string(tokens);
+// tensor_cores: stage 2 by matmul_int8 instead of gemv_int8 (the same bits expected).
+inline void check_gemv_int8(int in, int out, bool with_bias, Input kind, int w_offset = 0, int tokens = 1,
+                            bool tensor_cores = false) {
+    const std::string what = std::string(tensor_cores ? "matmul_int8" : "gemv_int8") + " in " + std::to_string(in) +
+                             " out " + std::to_string(out) + " input " + std::to_string(int(kind)) + " tokens " +
+                             std::to_string(tokens);
     Random random(uint64_t(in) * 7919 + uint64_t(out) * 31 + uint64_t(kind));
     const HostWeight w = make_weight(in, out, random);
     std::vector<uint16_t> x;  // [tokens, in]
@@ -123,7 +127,12 @@ inline void check_gemv_int8(int in, int out, bool with_bias, Input kind, int w_o
     const fastvlm::gpu::Int8Activation a = fastvlm::gpu::int8_activation(workspace.get(), in, tokens);
     fastvlm::gpu::quantize_activation_int8(d_x.get(), kThreshold, a, nullptr);
     const fastvlm::gpu::Int8Weight d_w{d_codes.get() + w_offset, d_scale.get(), out, in};
-    fastvlm::gpu::gemv_int8(d_w, with_bias ? d_bias.get() : nullptr, d_x.get(), a, d_y.get(), nullptr);
+    if (tensor_cores) {
+        REQUIRE(fastvlm::gpu::matmul_int8_supported(d_w));
+        fastvlm::gpu::matmul_int8(d_w, with_bias ? d_bias.get() : nullptr, d_x.get(), a, d_y.get(), nullptr);
+    } else {
+        fastvlm::gpu::gemv_int8(d_w, with_bias ? d_bias.get() : nullptr, d_x.get(), a, d_y.get(), nullptr);
+    }
 
     // Stage 1: the same codes (0 in the padding), scales and outlier columns.
     const Downloaded got_a = download(workspace, a);
@@ -153,6 +162,19 @@ TEST_CASE("kernel gemv_int8: several tokens share the outlier columns and keep t
         check_gemv_int8(48, 3, true, Input::Zero, 0, 2);        // a zero token beside a plain one
         check_gemv_int8(600, 4, true, Input::Plain, 0, 5);      // no outliers: several compaction steps
     });
+}
+
+TEST_CASE("kernel matmul_int8: tensor cores give the twin's bits, outlier columns included") {
+    REQUIRE_DEVICE();
+    run_checked([] {
+        check_gemv_int8(16, 1, true, Input::Plain, 0, 5, true);        // one k step, one output column
+        check_gemv_int8(80, 70, true, Input::Outliers, 0, 9, true);    // partial tiles, two slices
+        check_gemv_int8(128, 9, false, Input::AllOutliers, 0, 3, true);  // every column in fp16: codes all 0
+        check_gemv_int8(64, 8, true, Input::Zero, 0, 6, true);         // a zero token beside plain ones
+    });
+    check_gemv_int8(896, 72, true, Input::Outliers, 0, 37, true);      // a Qwen2 row length over a short prompt
+    fastvlm::gpu::Int8Weight w{nullptr, nullptr, 4, 24};
+    CHECK_FALSE(fastvlm::gpu::matmul_int8_supported(w));
 }
 
 TEST_CASE("kernel gemv_int8: matches the CPU twin on awkward shapes") {
