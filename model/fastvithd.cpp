@@ -20,11 +20,15 @@ std::string shape_text(const std::vector<int64_t>& shape) {
 
 // ---------------------------------------------------------------------- loading
 
-Tensor FastViTHD::load(const std::string& name, const std::vector<int64_t>& shape) {
+const TensorView& FastViTHD::view(const std::string& name, const std::vector<int64_t>& shape) const {
     const TensorView& t = require_weight(weights_, kVisionPrefix + name, where_);
     if (t.shape != shape)
         fail(t.file, "tensor '", t.name, "' has shape ", shape_text(t.shape), ", expected ", shape_text(shape));
-    return backend_.weight(t);
+    return t;
+}
+
+Tensor FastViTHD::load(const std::string& name, const std::vector<int64_t>& shape) {
+    return backend_.weight(view(name, shape));
 }
 
 FastViTHD::Conv FastViTHD::load_conv(const std::string& prefix, const std::vector<int64_t>& shape) {
@@ -35,12 +39,6 @@ FastViTHD::Conv FastViTHD::load_conv(const std::string& prefix, const std::vecto
 }
 
 LinearWeight FastViTHD::load_pointwise(const std::string& prefix, const std::vector<int64_t>& shape, bool has_bias) {
-    auto view = [&](const std::string& name, const std::vector<int64_t>& expected) -> const TensorView& {
-        const TensorView& t = require_weight(weights_, kVisionPrefix + name, where_);
-        if (t.shape != expected)
-            fail(t.file, "tensor '", t.name, "' has shape ", shape_text(t.shape), ", expected ", shape_text(expected));
-        return t;
-    };
     const TensorView& weight = view(prefix + ".weight", shape);
     const TensorView* bias = has_bias ? &view(prefix + ".bias", {shape[0]}) : nullptr;
     return load_linear(backend_, weight, bias, gemm_mode_);
@@ -51,10 +49,7 @@ LinearWeight FastViTHD::load_pointwise(const std::string& prefix, const std::vec
 FastViTHD::ConvFFN FastViTHD::load_ffn(const std::string& prefix, int width) {
     const int64_t c = width, hidden = int64_t(width) * config_.mlp_ratio;
     auto host = [&](const std::string& name, const std::vector<int64_t>& shape) {
-        const TensorView& t = require_weight(weights_, kVisionPrefix + prefix + name, where_);
-        if (t.shape != shape)
-            fail(t.file, "tensor '", t.name, "' has shape ", shape_text(t.shape), ", expected ", shape_text(shape));
-        return to_float(t);
+        return to_float(view(prefix + name, shape));
     };
     std::vector<float> w = host("conv.conv.weight", {c, 1, 7, 7});
     const std::vector<float> gamma = host("conv.bn.weight", {c}), beta = host("conv.bn.bias", {c});

@@ -81,6 +81,8 @@ private:
         std::vector<Block> blocks;
     };
 
+    // The checkpoint's tensor `name` (under the vision prefix), checked to have `shape`.
+    const TensorView& view(const std::string& name, const std::vector<int64_t>& shape) const;
     Tensor load(const std::string& name, const std::vector<int64_t>& shape);
     Conv load_conv(const std::string& prefix, const std::vector<int64_t>& shape);
     // A 1x1 convolution or linear layer [out, in] (shape as stored), bias unless `has_bias` is false.
