@@ -40,6 +40,13 @@ constexpr int kGemvMaxTokens = 4;          // matmul's GEMV path; more rows go t
 
 const float* f32(const Tensor& t) { return t.empty() ? nullptr : t.as<float>(); }
 
+// An fp32 tensor's values rounded to fp16 (nearest even), in a new fp16 tensor.
+Tensor narrowed_to_f16(Backend& backend, const Tensor& t) {
+    Tensor half = backend.alloc(DType::F16, t.shape());
+    f32_to_f16(t.as<float>(), half.as<__half>(), size_t(t.numel()), kStream);
+    return half;
+}
+
 // Kernels take fp32 biases and norm parameters; the few stored in 16 bits are small and widened
 // per call, on the device.
 Tensor widened(Backend& backend, const Tensor& t) {
@@ -227,8 +234,7 @@ void CudaBackend::matmul_cublaslt(const Tensor& y, const Tensor& x, const Tensor
     cudaDataType_t type = CUDA_R_32F;
     if (w.dtype() == DType::F16) {
         type = CUDA_R_16F;
-        narrowed = alloc(DType::F16, x.shape());
-        f32_to_f16(x.as<float>(), narrowed.as<__half>(), size_t(x.numel()), kStream);
+        narrowed = narrowed_to_f16(*this, x);
         input = narrowed.data();
     } else if (w.dtype() == DType::BF16) {
         type = CUDA_R_16BF;
@@ -252,8 +258,7 @@ void CudaBackend::linear(const Tensor& y, const Tensor& x, const LinearWeight& w
         // prompt's rows go to the tensor cores (the fp16 values are exactly what they multiply);
         // a decode step's few rows to matmul's GEMV.
         const int tokens = int(x.rows()), in = int(w.in_features), out = int(w.out_features);
-        Tensor x_half = alloc(DType::F16, x.shape());
-        f32_to_f16(x.as<float>(), x_half.as<__half>(), size_t(x.numel()), kStream);
+        const Tensor x_half = narrowed_to_f16(*this, x);
         if (!cublaslt_ && tokens > kGemvMaxTokens && w.weight.dtype() == DType::F16 &&
             matmul_f16_supported(x_half.data(), w.weight.data(), in)) {
             const Tensor bias_f32 = widened(*this, w.bias);
@@ -284,12 +289,8 @@ namespace {
 struct Fp16Rows {
     Tensor x, y, bias;
     Fp16Rows(Backend& backend, const Tensor& x32, const Tensor& y32, const Tensor& bias32)
-        : x(backend.alloc(DType::F16, x32.shape())), y(backend.alloc(DType::F16, y32.shape())) {
-        f32_to_f16(x32.as<float>(), x.as<__half>(), size_t(x32.numel()), kStream);
-        if (!bias32.empty()) {
-            bias = backend.alloc(DType::F16, bias32.shape());
-            f32_to_f16(bias32.as<float>(), bias.as<__half>(), size_t(bias32.numel()), kStream);
-        }
+        : x(narrowed_to_f16(backend, x32)), y(backend.alloc(DType::F16, y32.shape())) {
+        if (!bias32.empty()) bias = narrowed_to_f16(backend, bias32);
     }
     const __half* bias_or_null() const { return bias.empty() ? nullptr : bias.as<__half>(); }
     void store(const Tensor& y32) const { f16_to_f32(y.as<__half>(), y32.as<float>(), size_t(y32.numel()), kStream); }
@@ -317,8 +318,7 @@ void CudaBackend::linear_nf4(const Tensor& y, const Tensor& x, const LinearWeigh
     if (tokens > kGemvMaxTokens && k % 8 == 0) {
         // A prompt: slabs of rows dequantized to the fp16 values the GEMV would form, then the
         // tensor cores on the fp16 input (the same exact products; the bias is fp16-valued).
-        Tensor x_half = alloc(DType::F16, x.shape());
-        f32_to_f16(x.as<float>(), x_half.as<__half>(), size_t(x.numel()), kStream);
+        const Tensor x_half = narrowed_to_f16(*this, x);
         const int slab_rows = std::min(n, std::max(64, int((size_t(16) << 20) / size_t(k))));  // <= 32 MB
         Tensor slab = alloc(DType::F16, {slab_rows, k});
         for (int r0 = 0; r0 < n; r0 += slab_rows) {
