@@ -1,11 +1,11 @@
-// W4A4 GEMV for decode (and, every token in one launch, prefill): int4 weights times int4 activations, integer products per
-// group of 64 along K, scaled in fp32, fp16 out; the same numbers as the CPU twin
-// (runtime/cpu/gemv_w4a4.cpp). Two kernels:
+// W4A4 GEMV for decode (and, every token in one launch, prefill): int4 weights times int4
+// activations, integer products per group of 64 along K, scaled in fp32, fp16 out; the same
+// numbers as the CPU twin (runtime/cpu/gemv_w4a4.cpp). Two kernels:
 //
-// quantize_int4_kernel: one warp per group of 64 activations (four per 128-thread block, blockIdx.y
-//   the token), two
-//   values per lane: absmax by shuffles, scale int4_scale(absmax), codes int4_quantize, written
-//   one per byte in the dp4a order of Int4Activation; each half group's code sum goes alongside
+// quantize_int4_kernel: one warp per group of 64 activations (four per 128-thread block,
+//   blockIdx.y the token), two values per lane: absmax by shuffles, scale int4_scale(absmax),
+//   codes int4_quantize, written one per byte in the dp4a order of Int4Activation; each half
+//   group's code sum goes alongside
 //   (the GEMV needs it to undo the weight nibbles' offset). Bytes: 2 K read, about 1.2 K
 //   written; latency-bound.
 //

@@ -74,12 +74,8 @@ void pack_a(const GemmArgs& g, int64_t m0, int64_t mb, int64_t k0, int64_t kc, S
                 float rounded[8];
                 for (int64_t k = 0; k < kc; k += 8) {
                     const int64_t count = std::min<int64_t>(8, kc - k);
-                    if (rows[i]) {
-                        std::copy(rows[i] + k, rows[i] + k + count, rounded);
-                        round_to_fp16_span(rounded, rounded, size_t(count));
-                    } else {
-                        std::fill_n(rounded, count, 0.0f);
-                    }
+                    if (rows[i]) round_to_fp16_span(rows[i] + k, rounded, size_t(count));
+                    else std::fill_n(rounded, count, 0.0f);
                     for (int64_t j = 0; j < count; ++j) panel[(k + j) * MR + i] = rounded[j];
                 }
             }
