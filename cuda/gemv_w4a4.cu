@@ -5,9 +5,8 @@
 // quantize_int4_kernel: one warp per group of 64 activations (four per 128-thread block,
 //   blockIdx.y the token), two values per lane: absmax by shuffles, scale int4_scale(absmax),
 //   codes int4_quantize, written one per byte in the dp4a order of Int4Activation; each half
-//   group's code sum goes alongside
-//   (the GEMV needs it to undo the weight nibbles' offset). Bytes: 2 K read, about 1.2 K
-//   written; latency-bound.
+//   group's code sum goes alongside (the GEMV needs it to undo the weight nibbles' offset).
+//   Bytes: 2 K read, about 1.2 K written; latency-bound.
 //
 // gemv_w4a4_kernel: one warp per output row, four rows per 128-thread block, blockIdx.y the
 //   token (the weight is read from DRAM once per launch, then from L2). Each lane takes 32

@@ -254,15 +254,20 @@ void CudaBackend::linear(const Tensor& y, const Tensor& x, const LinearWeight& w
             matmul(y, x, w.weight, w.bias, act);
             return;
         }
-        // The 16-bit activation modes: the input rounded to fp16 before, the output after. A
-        // prompt's rows go to the tensor cores (the fp16 values are exactly what they multiply);
-        // a decode step's few rows to matmul's GEMV.
+        // The 16-bit activation modes: the input rounded to fp16 before, the output after. The
+        // fp16 rows go straight to cuBLASLt when it is the GEMM engine, a prompt's rows to the
+        // tensor cores (the fp16 values are exactly what they multiply), a decode step's few rows
+        // to matmul's GEMV.
         const int tokens = int(x.rows()), in = int(w.in_features), out = int(w.out_features);
         const Tensor x_half = narrowed_to_f16(*this, x);
-        if (!cublaslt_ && tokens > kGemvMaxTokens && w.weight.dtype() == DType::F16 &&
-            matmul_f16_supported(x_half.data(), w.weight.data(), in)) {
-            const Tensor bias_f32 = widened(*this, w.bias);
-            matmul_f16(x_half.as<__half>(), w.weight.as<__half>(), f32(bias_f32), y.as<float>(), tokens, out, in,
+        const bool f16_weight = w.weight.dtype() == DType::F16;
+        if (cublaslt_ && f16_weight) {
+#if !defined(FASTVLM_SIMT)
+            cublaslt_->linear(y.as<float>(), x_half.data(), w.weight.data(), CUDA_R_16F, f32(w.bias), tokens, in, out,
+                              kStream);
+#endif
+        } else if (tokens > kGemvMaxTokens && f16_weight && matmul_f16_supported(x_half.data(), w.weight.data(), in)) {
+            matmul_f16(x_half.as<__half>(), w.weight.as<__half>(), f32(w.bias), y.as<float>(), tokens, out, in,
                        Activation::None, kStream);
         } else {
             Tensor x16 = alloc(DType::F32, x.shape());
